@@ -1,0 +1,171 @@
+"""Structure tests: every lesson follows the template in CONTRIBUTING.md.
+
+These read the stored notebooks (they do not execute them; nbval does that).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = sorted(p for p in (ROOT / "lessons").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("parts"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _src(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_there_are_lessons():
+    assert LESSONS, "no lesson notebooks found under lessons/"
+
+
+def test_toc_lists_every_lesson_and_every_toc_file_exists():
+    toc = _toc_files()
+    for entry in toc:
+        matches = [ROOT / f"{entry}{ext}" for ext in (".md", ".ipynb")]
+        assert any(m.exists() for m in matches), f"_toc.yml lists {entry}, which does not exist"
+    for lesson in LESSONS:
+        rel = lesson.relative_to(ROOT).with_suffix("").as_posix()
+        assert rel in toc, f"{rel} is not listed in _toc.yml"
+
+
+@pytest.fixture(params=LESSONS, ids=lambda p: p.relative_to(ROOT / "lessons").as_posix())
+def lesson(request) -> tuple[Path, dict]:
+    return request.param, _load(request.param)
+
+
+def test_names(lesson):
+    path, _ = lesson
+    assert NAME.match(path.stem), f"{path.name}: lesson files are named NN_slug.ipynb"
+    assert NAME.match(path.parent.name), f"{path.parent.name}: chapter folders are named NN_chapter"
+
+
+def test_title_hook_goals_prerequisites(lesson):
+    path, nb = lesson
+    first = nb["cells"][0]
+    assert first["cell_type"] == "markdown", f"{path.name}: the first cell must be markdown"
+    text = _src(first)
+    assert text.startswith("# "), f"{path.name}: the first cell starts with '# Title'"
+    assert "You will learn" in text, f"{path.name}: the first cell lists 'You will learn'"
+    assert "Prerequisites" in text, f"{path.name}: the first cell lists 'Prerequisites'"
+    titles = [c for c in nb["cells"] if c["cell_type"] == "markdown" and re.search(r"^# ", _src(c), re.M)]
+    assert len(titles) == 1, f"{path.name}: exactly one top-level '# ' heading"
+
+
+def test_setup_cell(lesson):
+    path, nb = lesson
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    src = _src(code[0])
+    assert re.search(r"\bsetup\(seed=\d+\)", src), f"{path.name}: the first code cell calls setup(seed=...)"
+    for cell in code:
+        assert "import *" not in _src(cell), f"{path.name}: no 'import *'"
+        assert "set_num_threads" not in _src(cell), f"{path.name}: threads are fixed by setup() only"
+    assert sum("setup(seed=" in _src(c) for c in code) == 1, f"{path.name}: one setup(seed) per notebook"
+
+
+def test_no_two_code_cells_in_a_row(lesson):
+    path, nb = lesson
+    kinds = [c["cell_type"] for c in nb["cells"]]
+    for i in range(1, len(kinds)):
+        assert not (kinds[i] == kinds[i - 1] == "code"), (
+            f"{path.name}: cells {i} and {i + 1} are two code cells without prose between them"
+        )
+
+
+def test_sections_and_endings(lesson):
+    path, nb = lesson
+    md = "\n".join(_src(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+    sections = re.findall(r"^## (.+)$", md, re.M)
+    assert len(sections) >= 5, f"{path.name}: expected sections plus Exercises/Summary, got {sections}"
+    for heading in ("Summary", "Further reading"):
+        assert any(s.strip().startswith(heading) for s in sections), f"{path.name}: missing '## {heading}'"
+    assert "{cite}" in md or "{cite:" in md, f"{path.name}: cite at least one reference"
+    assert "In PyTorch" in md, f"{path.name}: has an 'In PyTorch' part checking against the library"
+
+
+def test_claims_are_tagged_asserts(lesson):
+    path, nb = lesson
+    claims = [c for c in nb["cells"] if "claim" in c.get("metadata", {}).get("tags", [])]
+    assert len(claims) >= 3, f"{path.name}: expected at least 3 claim-check cells, got {len(claims)}"
+    for cell in claims:
+        tree = ast.parse(_src(cell))
+        asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+        assert asserts, f"{path.name}: a cell tagged 'claim' must contain an assert"
+        assert all(a.msg is not None for a in asserts), (
+            f"{path.name}: every claim assert states the claim in words (assert cond, 'message')"
+        )
+
+
+def test_exercises_have_checked_solutions(lesson):
+    path, nb = lesson
+    cells = nb["cells"]
+    md = [_src(c) for c in cells if c["cell_type"] == "markdown"]
+    labels = [m for text in md for m in re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", text)]
+    assert len(labels) >= 2, f"{path.name}: at least two exercises with labels, got {labels}"
+    for label in labels:
+        start = next(
+            (i for i, c in enumerate(cells) if re.search(r"\{solution-start\}\s*" + re.escape(label), _src(c))),
+            None,
+        )
+        assert start is not None, f"{path.name}: exercise {label} has no solution-start"
+        assert ":class: dropdown" in _src(cells[start]), f"{path.name}: solution {label} is a dropdown"
+        end = next(i for i in range(start, len(cells)) if "{solution-end}" in _src(cells[i]))
+        body = [c for c in cells[start:end] if c["cell_type"] == "code"]
+        assert body, f"{path.name}: solution {label} has executed code"
+        assert any("check_" in _src(c) and "assert" in _src(c) for c in body), (
+            f"{path.name}: solution {label} asserts that its checker passes"
+        )
+
+
+def test_outputs_are_clean_and_in_order(lesson):
+    path, nb = lesson
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    counts = [c.get("execution_count") for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"{path.name}: run top to bottom once (counts {counts})"
+    for i, cell in enumerate(code, start=1):
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error", f"{path.name}: code cell {i} stored an error"
+            data = out.get("data", {})
+            assert "image/svg+xml" not in data, f"{path.name}: code cell {i} has an SVG figure"
+            text = "".join(data.get("text/plain", "")) + "".join(out.get("text", ""))
+            assert not re.search(r"at 0x[0-9a-f]{6,}", text), f"{path.name}: code cell {i} prints an address"
+            assert "Warning" not in "".join(out.get("text", "")), f"{path.name}: code cell {i} warns"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3", f"{path.name}: kernel python3"
+    assert path.stat().st_size < 2_000_000, f"{path.name}: keep notebooks under 2 MB"
+
+
+def test_numbers_in_prose_are_glued(lesson):
+    path, nb = lesson
+    code = "\n".join(_src(c) for c in nb["cells"] if c["cell_type"] == "code")
+    md = "\n".join(_src(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "glue(" in code and "{glue:" in md, f"{path.name}: glue measured numbers into the prose"
+    keys = set(re.findall(r"glue\(\s*[\"']([^\"']+)[\"']", code))
+    for used in re.findall(r"\{glue:\w+\}`([^`:]+)", md):
+        assert used in keys, f"{path.name}: prose uses glue key {used!r} that no cell defines"

@@ -1,0 +1,70 @@
+"""Shared, tested helpers for the *Tuning Neural Networks* lessons.
+
+Every lesson starts with ``from utils import setup`` and ``setup(seed=...)``.
+The sub-modules are small and each is taught somewhere in the book:
+
+- :mod:`utils.repro` -- seeding, thread count, print options, figure style.
+- :mod:`utils.data` -- offline data sets, standardization, splits, loaders.
+- :mod:`utils.models` -- an MLP builder with named activations and initializers.
+- :mod:`utils.train` -- a small training loop that returns a history.
+- :mod:`utils.diagnostics` -- removable hooks for per-layer statistics.
+- :mod:`utils.experiments` -- repeat a run over seeds, report mean ± std.
+- :mod:`utils.plotting` -- plot helpers that take ``ax=`` and return it.
+- :mod:`utils.checks` -- auto-checkers for the exercises.
+"""
+
+from utils.checks import check_close, check_linear_layer, check_param_count, check_true
+from utils.data import (
+    TensorLoader,
+    load_digits,
+    make_blobs,
+    make_circles,
+    make_mnist1d,
+    make_moons,
+    make_regression_1d,
+    make_spirals,
+    split,
+    standardize,
+)
+from utils.diagnostics import LayerMonitor
+from utils.experiments import SeedStats, run_seeds
+from utils.models import (
+    ACTIVATIONS,
+    INITIALIZERS,
+    count_parameters,
+    init_weights,
+    make_activation,
+    make_mlp,
+)
+from utils.repro import setup
+from utils.train import History, evaluate, train
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITIALIZERS",
+    "History",
+    "LayerMonitor",
+    "SeedStats",
+    "TensorLoader",
+    "check_close",
+    "count_parameters",
+    "check_linear_layer",
+    "check_param_count",
+    "check_true",
+    "evaluate",
+    "init_weights",
+    "load_digits",
+    "make_activation",
+    "make_blobs",
+    "make_circles",
+    "make_mlp",
+    "make_mnist1d",
+    "make_moons",
+    "make_regression_1d",
+    "make_spirals",
+    "run_seeds",
+    "setup",
+    "split",
+    "standardize",
+    "train",
+]

@@ -1,0 +1,214 @@
+"""Removable hooks that record per-layer statistics of any ``nn.Module``.
+
+Chapter 1 introduces per-layer activation statistics; Chapter 2 uses them to
+compare initializers. Use :class:`LayerMonitor` as a context manager so the
+hooks are removed when the block ends::
+
+    with LayerMonitor(model) as monitor:
+        loss_fn(model(X), y).backward()
+    monitor.table()
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from utils._validate import choice
+
+_ACTIVATION_TYPES = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU,
+    nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Hardtanh,
+)  # fmt: skip
+_LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_SELECTORS = ("activation", "linear", "all")
+
+#: |tanh| above this, or a sigmoid this close to 0 or 1, counts as saturated
+#: (the local derivative is then below 0.02).
+SATURATION = {nn.Tanh: 0.99, nn.Sigmoid: 0.99}
+
+
+@dataclass
+class LayerStats:
+    """Statistics of one layer's output on the latest forward/backward pass.
+
+    ``saturated`` applies to tanh/sigmoid and ``dead`` to ReLU; both are ``nan``
+    elsewhere. ``grad_norm`` is the norm of the loss gradient with respect to
+    the layer's output (``nan`` until a backward pass has run).
+    """
+
+    name: str
+    mean: float
+    std: float
+    saturated: float = math.nan
+    dead: float = math.nan
+    grad_norm: float = math.nan
+    grad_std: float = math.nan
+
+
+def _saturated_fraction(module: nn.Module, out: Tensor) -> float:
+    if isinstance(module, nn.Tanh):
+        return (out.abs() > SATURATION[nn.Tanh]).float().mean().item()
+    if isinstance(module, nn.Sigmoid):
+        edge = 1.0 - SATURATION[nn.Sigmoid]
+        return ((out < edge) | (out > 1.0 - edge)).float().mean().item()
+    return math.nan
+
+
+def _dead_fraction(module: nn.Module, out: Tensor) -> float:
+    """Fraction of units (features or channels) that output 0 for every example."""
+    if not isinstance(module, (nn.ReLU, nn.ReLU6)) or out.dim() < 2:
+        return math.nan
+    per_unit = out.transpose(0, 1).reshape(out.shape[1], -1)  # (units, examples * positions)
+    return (per_unit <= 0).all(dim=1).float().mean().item()
+
+
+class LayerMonitor:
+    """Record activation and gradient statistics of selected layers with hooks.
+
+    Args:
+        model: any module.
+        layers: ``"activation"`` (default: activation modules, or Linear/Conv
+            layers when the model has none), ``"linear"`` (Linear/Conv outputs),
+            ``"all"`` (both), or a list of module names from ``named_modules()``.
+        optimizer: when given, also record the update:weight ratio
+            ``||W_after - W_before|| / ||W_before||`` of every weight at each step.
+        max_values: how many output/gradient values to keep per layer for histograms.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: str | Sequence[str] = "activation",
+        optimizer: torch.optim.Optimizer | None = None,
+        max_values: int = 20_000,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.max_values = max_values
+        self.modules = self._select(model, layers)
+        self.records: dict[str, list[LayerStats]] = defaultdict(list)
+        self.values: dict[str, Tensor] = {}
+        self.grad_values: dict[str, Tensor] = {}
+        self.update_ratios: dict[str, list[float]] = defaultdict(list)
+        self._handles: list = []
+        self._before: dict[str, Tensor] = {}
+
+    @staticmethod
+    def _select(model: nn.Module, layers: str | Sequence[str]) -> dict[str, nn.Module]:
+        named = dict(model.named_modules())
+        if isinstance(layers, str):
+            choice("layers", layers, _SELECTORS)
+            acts = {n: m for n, m in named.items() if isinstance(m, _ACTIVATION_TYPES)}
+            lins = {n: m for n, m in named.items() if isinstance(m, _LAYER_TYPES)}
+            if layers == "all":
+                return {n: m for n, m in named.items() if n in acts or n in lins}
+            selected = acts if layers == "activation" and acts else lins
+        else:
+            unknown = [n for n in layers if n not in named]
+            if unknown:
+                valid = ", ".join(n for n in named if n)
+                raise ValueError(f"layers has unknown module names {unknown}; valid names: {valid}")
+            selected = {n: named[n] for n in layers}
+        if not selected:
+            raise ValueError(f"layers={layers!r} selects no module of {type(model).__name__}")
+        return selected
+
+    # -- hooks -------------------------------------------------------------
+    def _forward_hook(self, name: str):
+        def hook(module: nn.Module, inputs, out: Tensor) -> None:
+            if not isinstance(out, Tensor):
+                return
+            detached = out.detach()
+            record = LayerStats(
+                name=name,
+                mean=detached.mean().item(),
+                std=detached.std().item() if detached.numel() > 1 else 0.0,
+                saturated=_saturated_fraction(module, detached),
+                dead=_dead_fraction(module, detached),
+            )
+            self.records[name].append(record)
+            self.values[name] = detached.flatten()[: self.max_values].clone()
+            if out.requires_grad:
+                out.register_hook(self._grad_hook(name, record))
+
+        return hook
+
+    def _grad_hook(self, name: str, record: LayerStats):
+        def hook(grad: Tensor) -> None:
+            record.grad_norm = grad.norm().item()
+            record.grad_std = grad.std().item() if grad.numel() > 1 else 0.0
+            self.grad_values[name] = grad.detach().flatten()[: self.max_values].clone()
+
+        return hook
+
+    def _weights(self) -> dict[str, Tensor]:
+        return {
+            f"{n}.weight": m.weight for n, m in self.model.named_modules() if isinstance(m, _LAYER_TYPES)
+        }
+
+    def _before_step(self, *args) -> None:
+        self._before = {n: w.detach().clone() for n, w in self._weights().items()}
+
+    def _after_step(self, *args) -> None:
+        for n, w in self._weights().items():
+            before = self._before.get(n)
+            if before is not None:
+                self.update_ratios[n].append(((w.detach() - before).norm() / before.norm()).item())
+
+    # -- lifecycle ---------------------------------------------------------
+    def attach(self) -> LayerMonitor:
+        """Register the hooks (done by ``with``)."""
+        if self._handles:
+            return self
+        for name, module in self.modules.items():
+            self._handles.append(module.register_forward_hook(self._forward_hook(name)))
+        if self.optimizer is not None:
+            self._handles.append(self.optimizer.register_step_pre_hook(self._before_step))
+            self._handles.append(self.optimizer.register_step_post_hook(self._after_step))
+        return self
+
+    def remove(self) -> None:
+        """Remove every hook; recorded statistics are kept."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def __enter__(self) -> LayerMonitor:
+        return self.attach()
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+    @property
+    def attached(self) -> bool:
+        """True while hooks are registered."""
+        return bool(self._handles)
+
+    # -- results -----------------------------------------------------------
+    def clear(self) -> None:
+        """Forget everything recorded so far."""
+        self.records.clear()
+        self.values.clear()
+        self.grad_values.clear()
+        self.update_ratios.clear()
+
+    def stats(self) -> list[LayerStats]:
+        """The latest :class:`LayerStats` of every monitored layer, in depth order."""
+        return [self.records[n][-1] for n in self.modules if self.records.get(n)]
+
+    def series(self, key: str) -> list[float]:
+        """One statistic (a :class:`LayerStats` field) of the latest pass, layer by layer."""
+        choice("key", key, [f for f in LayerStats.__dataclass_fields__ if f != "name"])
+        return [getattr(s, key) for s in self.stats()]
+
+    def table(self, keys: Sequence[str] = ("mean", "std", "saturated", "dead", "grad_norm")) -> None:
+        """Print the latest statistics as a fixed-width table (rounded, nbval-stable)."""
+        print(f"{'layer':<12}" + "".join(f"{k:>11}" for k in keys))
+        for s in self.stats():
+            print(f"{s.name:<12}" + "".join(f"{getattr(s, k):>11.4g}" for k in keys))

@@ -1,0 +1,202 @@
+"""An MLP builder with activations and initializers chosen by name.
+
+Chapter 1 builds layers by hand and then with :func:`make_mlp`; Chapter 2
+derives each initializer in :data:`INITIALIZERS` and checks it against
+``torch.nn.init``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from utils._validate import choice
+
+#: Activation name -> module factory (a ``negative_slope`` applies to leaky_relu).
+ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
+    "identity": nn.Identity,
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "selu": nn.SELU,
+    "silu": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+}
+
+NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+
+_LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _fans(weight: torch.Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a Linear or Conv weight: in/out features times kernel area."""
+    receptive = math.prod(weight.shape[2:]) if weight.dim() > 2 else 1
+    return weight.shape[1] * receptive, weight.shape[0] * receptive
+
+
+def _zeros(w: torch.Tensor) -> None:
+    nn.init.zeros_(w)
+
+
+def _constant(w: torch.Tensor, value: float = 0.5) -> None:
+    nn.init.constant_(w, value)
+
+
+def _normal(w: torch.Tensor, std: float = 0.01) -> None:
+    nn.init.normal_(w, 0.0, std)
+
+
+def _uniform(w: torch.Tensor, a: float = 0.05) -> None:
+    nn.init.uniform_(w, -a, a)
+
+
+def _xavier_uniform(w: torch.Tensor, gain: float = 1.0) -> None:
+    nn.init.xavier_uniform_(w, gain=gain)
+
+
+def _xavier_normal(w: torch.Tensor, gain: float = 1.0) -> None:
+    nn.init.xavier_normal_(w, gain=gain)
+
+
+def _kaiming_uniform(
+    w: torch.Tensor, mode: str = "fan_in", nonlinearity: str = "relu", a: float = 0.0
+) -> None:
+    choice("mode", mode, ("fan_in", "fan_out"))
+    nn.init.kaiming_uniform_(w, a=a, mode=mode, nonlinearity=nonlinearity)
+
+
+def _kaiming_normal(
+    w: torch.Tensor, mode: str = "fan_in", nonlinearity: str = "relu", a: float = 0.0
+) -> None:
+    choice("mode", mode, ("fan_in", "fan_out"))
+    nn.init.kaiming_normal_(w, a=a, mode=mode, nonlinearity=nonlinearity)
+
+
+def _lecun_normal(w: torch.Tensor) -> None:
+    fan_in, _ = _fans(w)
+    nn.init.normal_(w, 0.0, 1.0 / math.sqrt(fan_in))
+
+
+def _lecun_uniform(w: torch.Tensor) -> None:
+    fan_in, _ = _fans(w)
+    bound = math.sqrt(3.0 / fan_in)  # U(-b, b) has variance b^2 / 3 = 1 / fan_in
+    nn.init.uniform_(w, -bound, bound)
+
+
+def _orthogonal(w: torch.Tensor, gain: float = 1.0) -> None:
+    nn.init.orthogonal_(w, gain=gain)
+
+
+#: Initializer name -> function filling a weight tensor in place. ``"default"``
+#: keeps PyTorch's own ``reset_parameters`` (weights and biases).
+INITIALIZERS: dict[str, Callable[..., None] | None] = {
+    "default": None,
+    "zeros": _zeros,
+    "constant": _constant,
+    "normal": _normal,
+    "uniform": _uniform,
+    "xavier_uniform": _xavier_uniform,
+    "xavier_normal": _xavier_normal,
+    "kaiming_uniform": _kaiming_uniform,
+    "kaiming_normal": _kaiming_normal,
+    "lecun_normal": _lecun_normal,
+    "lecun_uniform": _lecun_uniform,
+    "orthogonal": _orthogonal,
+}
+
+
+def _check_kwargs(init: str, kwargs: dict) -> None:
+    fn = INITIALIZERS[init]
+    allowed = [] if fn is None else list(fn.__code__.co_varnames[1 : fn.__code__.co_argcount])
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        valid = ", ".join(allowed) if allowed else "none"
+        raise ValueError(f"init={init!r} got unknown option(s) {unknown}; valid options: {valid}")
+
+
+def init_weights(model: nn.Module, init: str = "default", bias: float = 0.0, **kwargs) -> nn.Module:
+    """Initialize every Linear/Conv layer of ``model`` in place and return it.
+
+    Args:
+        model: any module; its Linear and Conv layers are initialized.
+        init: a key of :data:`INITIALIZERS`.
+        bias: value for the biases (ignored by ``"default"``, which keeps PyTorch's).
+        **kwargs: options of the initializer, e.g. ``std=0.1`` for ``"normal"``.
+    """
+    choice("init", init, INITIALIZERS)
+    _check_kwargs(init, kwargs)
+    fn = INITIALIZERS[init]
+    for module in model.modules():
+        if not isinstance(module, _LAYER_TYPES):
+            continue
+        if fn is None:
+            module.reset_parameters()
+            continue
+        with torch.no_grad():
+            fn(module.weight, **kwargs)
+            if module.bias is not None:
+                module.bias.fill_(bias)
+    return model
+
+
+def make_activation(name: str, negative_slope: float = 0.01) -> nn.Module:
+    """Return a fresh activation module by name (see :data:`ACTIVATIONS`)."""
+    choice("activation", name, ACTIVATIONS)
+    if name == "leaky_relu":
+        return nn.LeakyReLU(negative_slope)
+    return ACTIVATIONS[name]()
+
+
+def make_mlp(
+    sizes: Sequence[int],
+    activation: str = "relu",
+    init: str = "default",
+    bias: bool = True,
+    norm: str | None = None,
+    negative_slope: float = 0.01,
+    **init_kwargs,
+) -> nn.Sequential:
+    """Build ``Linear -> [norm] -> activation`` blocks ending in a plain Linear.
+
+    Layers are named ``linear1, norm1, act1, linear2, ...`` so diagnostics can
+    report them by name. ``sizes=[2, 16, 16, 1]`` gives two hidden layers of 16.
+
+    Args:
+        sizes: input size, hidden sizes..., output size (at least two numbers).
+        activation: a key of :data:`ACTIVATIONS`.
+        init: a key of :data:`INITIALIZERS`; ``init_kwargs`` are passed to it.
+        bias: whether the Linear layers have a bias.
+        norm: ``None``, ``"batch"`` or ``"layer"`` normalization after each hidden Linear.
+        negative_slope: slope for ``leaky_relu``.
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
+        raise ValueError(
+            f"sizes must list at least two positive integers (input, ..., output), got {sizes!r}"
+        )
+    choice("activation", activation, ACTIVATIONS)
+    choice("init", init, INITIALIZERS)
+    if norm is not None:
+        choice("norm", norm, NORMS)
+    _check_kwargs(init, init_kwargs)
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    num_layers = len(sizes) - 1
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        layers[f"linear{i}"] = nn.Linear(fan_in, fan_out, bias=bias)
+        if i < num_layers:
+            if norm is not None:
+                layers[f"norm{i}"] = NORMS[norm](fan_out)
+            layers[f"act{i}"] = make_activation(activation, negative_slope)
+    model = nn.Sequential(layers)
+    return init_weights(model, init, **init_kwargs)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Total number of scalar parameters (optionally only those with ``requires_grad``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,200 @@
+"""Plot helpers: each takes ``ax=None``, draws on it (or a new one) and returns it.
+
+One style (:data:`STYLE`) and one palette (:func:`color_for`) for the whole
+book, so a condition has the same colour in every figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from torch import Tensor, nn
+
+from utils.experiments import SeedStats
+
+STYLE = {
+    "figure.figsize": (6.0, 3.6),
+    "figure.dpi": 90,
+    "savefig.dpi": 90,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "font.size": 10,
+    "svg.hashsalt": "tnn",
+}
+
+#: Colour-blind-friendly palette (Okabe-Ito) used in order for unnamed conditions.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+#: Fixed colours for conditions that recur across chapters.
+CONDITION_COLORS = {
+    "zeros": "#7f7f7f",
+    "constant": "#7f7f7f",
+    "normal": "#E69F00",
+    "uniform": "#E69F00",
+    "default": "#56B4E9",
+    "xavier_uniform": "#009E73",
+    "xavier_normal": "#009E73",
+    "kaiming_uniform": "#D55E00",
+    "kaiming_normal": "#D55E00",
+    "lecun_normal": "#CC79A7",
+    "lecun_uniform": "#CC79A7",
+    "orthogonal": "#0072B2",
+    "train": "#0072B2",
+    "validation": "#D55E00",
+}
+
+
+def color_for(condition: str | int) -> str:
+    """The book's colour for a named condition, or the ``i``-th palette colour."""
+    if isinstance(condition, int):
+        return PALETTE[condition % len(PALETTE)]
+    return CONDITION_COLORS.get(condition, PALETTE[sum(map(ord, condition)) % len(PALETTE)])
+
+
+def _ax(ax: Axes | None) -> Axes:
+    return plt.subplots()[1] if ax is None else ax
+
+
+def plot_function(
+    fn: Callable[[Tensor], Tensor],
+    x_range: tuple[float, float] = (-4.0, 4.0),
+    ax: Axes | None = None,
+    label: str = "f",
+    derivative: bool = True,
+    color: str | None = None,
+) -> Axes:
+    """Plot ``fn`` and (dashed) its derivative, computed with autograd."""
+    ax = _ax(ax)
+    x = torch.linspace(*x_range, 401, requires_grad=True)
+    y = fn(x)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    color = color or color_for(label)
+    ax.plot(x.detach(), y.detach(), color=color, label=label)
+    if derivative:
+        ax.plot(x.detach(), grad, color=color, linestyle="--", label=f"{label}'")
+    ax.set_xlabel("input x")
+    ax.set_ylabel("output")
+    ax.legend()
+    return ax
+
+
+def plot_curves(
+    curves: SeedStats | np.ndarray | Sequence[Sequence[float]],
+    ax: Axes | None = None,
+    label: str | None = None,
+    color: str | None = None,
+    xlabel: str = "step",
+    ylabel: str = "loss",
+    logy: bool = False,
+) -> Axes:
+    """Plot the mean curve over seeds with a shaded ±1 std band.
+
+    ``curves`` is a :class:`SeedStats` of curves or an array of shape (seeds, T).
+    """
+    ax = _ax(ax)
+    values = curves.values if isinstance(curves, SeedStats) else np.asarray(curves, dtype=float)
+    if values.ndim == 1:
+        values = values[None, :]
+    if values.ndim != 2 or values.shape[1] == 0:
+        raise ValueError(f"curves must have shape (seeds, T) with T >= 1, got {values.shape}")
+    mean = values.mean(axis=0)
+    std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
+    steps = np.arange(1, values.shape[1] + 1)
+    color = color or (color_for(label) if label else None)
+    n = len(values)
+    full_label = f"{label} (mean ± std, {n} seeds)" if label and n > 1 else label
+    (line,) = ax.plot(steps, mean, color=color, label=full_label)
+    ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if label:
+        ax.legend()
+    return ax
+
+
+def plot_layer_stats(
+    stats: Sequence[float] | Mapping[str, Sequence[float]],
+    ax: Axes | None = None,
+    ylabel: str = "activation std",
+    logy: bool = False,
+    xlabel: str = "layer (depth)",
+) -> Axes:
+    """Plot one statistic against depth; a mapping draws one line per condition."""
+    ax = _ax(ax)
+    series = stats if isinstance(stats, Mapping) else {"": stats}
+    for i, (name, values) in enumerate(series.items()):
+        values = np.asarray(values, dtype=float)
+        color = color_for(name) if name in CONDITION_COLORS else color_for(i)
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, color=color, label=name or None)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if isinstance(stats, Mapping):
+        ax.legend()
+    return ax
+
+
+def plot_layer_histograms(
+    values: Mapping[str, Tensor],
+    axes: Sequence[Axes] | None = None,
+    bins: int = 50,
+    value_range: tuple[float, float] | None = None,
+    color: str | None = None,
+    xlabel: str = "value",
+) -> Sequence[Axes]:
+    """One histogram per layer (e.g. ``LayerMonitor.values``), side by side."""
+    if not values:
+        raise ValueError("values is empty: record a forward pass with LayerMonitor first")
+    if axes is None:
+        _, axes = plt.subplots(1, len(values), figsize=(2.0 * len(values), 2.2), sharey=True)
+        axes = np.atleast_1d(axes)
+    if len(axes) != len(values):
+        raise ValueError(f"axes has {len(axes)} axes but values has {len(values)} layers")
+    for ax, (name, v) in zip(axes, values.items()):
+        ax.hist(np.asarray(v, dtype=float), bins=bins, range=value_range, color=color or color_for(0))
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel("count")
+    return axes
+
+
+@torch.no_grad()
+def plot_decision_boundary(
+    model: nn.Module, X: Tensor, y: Tensor, ax: Axes | None = None, resolution: int = 200
+) -> Axes:
+    """Shade the class the model predicts over the plane and scatter the data."""
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (n, 2) for a decision boundary, got {tuple(X.shape)}")
+    ax = _ax(ax)
+    pad = 0.5
+    x0 = torch.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, resolution)
+    x1 = torch.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, resolution)
+    g0, g1 = torch.meshgrid(x0, x1, indexing="xy")
+    grid = torch.stack([g0.flatten(), g1.flatten()], dim=1)  # (resolution**2, 2)
+    was_training = model.training
+    model.eval()
+    logits = model(grid)
+    model.train(was_training)
+    pred = logits.argmax(dim=1) if logits.dim() == 2 and logits.shape[1] > 1 else (logits.flatten() > 0).long()
+    colors = [color_for(i) for i in range(int(max(y.max().item(), pred.max().item())) + 1)]
+    from matplotlib.colors import ListedColormap
+
+    cmap = ListedColormap(colors)
+    ax.contourf(g0, g1, pred.reshape(g0.shape), alpha=0.25, cmap=cmap, levels=np.arange(len(colors) + 1) - 0.5)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, s=10, edgecolors="white", linewidths=0.3)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    return ax

@@ -1,0 +1,167 @@
+"""A small training loop that returns a :class:`History`, and ``evaluate``.
+
+Chapter 1 writes this loop by hand once; every later lesson calls :func:`train`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from utils._validate import choice, positive_int
+from utils.data import TensorLoader
+
+Batches = Iterable[tuple[Tensor, Tensor]]
+
+
+@dataclass
+class History:
+    """What happened during training: per-step loss and per-epoch metrics.
+
+    Accuracies are ``nan`` for regression. ``diverged_at`` is the step at which
+    the loss stopped being finite (training stopped there), else ``None``.
+    """
+
+    step_loss: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    diverged_at: int | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """True when training stopped on a non-finite loss."""
+        return self.diverged_at is not None
+
+
+def _correct(logits: Tensor, y: Tensor, loss_fn: nn.Module) -> float:
+    """Number of correct predictions, or nan when accuracy does not apply."""
+    if not y.is_floating_point() and logits.dim() == 2:  # class indices + logits per class
+        return (logits.argmax(dim=1) == y).sum().item()
+    if isinstance(loss_fn, nn.BCEWithLogitsLoss):  # binary: logit > 0 means class 1
+        return ((logits > 0).to(y.dtype) == y).sum().item()
+    return math.nan
+
+
+def _as_batches(data: Batches | tuple[Tensor, Tensor], name: str) -> Batches:
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], Tensor):
+        if len(data[0]) == 0:
+            raise ValueError(f"{name} is empty: X has no rows")
+        return TensorLoader(*data, batch_size=max(1, len(data[0])), shuffle=False)
+    if isinstance(data, Iterable):
+        return data
+    raise TypeError(f"{name} must be a (X, y) tuple of tensors or an iterable of batches, got {type(data)}")
+
+
+def _divergence_message(step: int, epoch: int, loss: float) -> str:
+    return (
+        f"Training stopped at step {step} (epoch {epoch}): the loss became {loss}. "
+        "Likely causes: a learning rate too large for this model (try 10x smaller), "
+        "weights initialized at too large a scale, inputs that are not standardized, "
+        "or a log or division of zero in a hand-written loss."
+    )
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, data: Batches | tuple[Tensor, Tensor], loss_fn: nn.Module | None = None
+) -> tuple[float, float]:
+    """Mean loss and accuracy (``nan`` for regression) of ``model`` on ``data``, in eval mode."""
+    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
+    batches = _as_batches(data, "data")
+    was_training = model.training
+    model.eval()
+    total_loss, total_correct, count = 0.0, 0.0, 0
+    try:
+        for X, y in batches:
+            logits = model(X)
+            total_loss += loss_fn(logits, y).item() * len(X)
+            total_correct += _correct(logits, y, loss_fn)
+            count += len(X)
+    finally:  # restore the mode even when the model or loss raises
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("data is empty: nothing to evaluate")
+    return total_loss / count, total_correct / count
+
+
+def train(
+    model: nn.Module,
+    train_data: Batches | tuple[Tensor, Tensor],
+    *,
+    num_epochs: int = 10,
+    lr: float = 0.1,
+    optimizer: torch.optim.Optimizer | None = None,
+    loss_fn: nn.Module | None = None,
+    val_data: Batches | tuple[Tensor, Tensor] | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    on_nonfinite: str = "stop",
+    verbose: bool = False,
+) -> History:
+    """Train ``model`` and return its :class:`History`.
+
+    Args:
+        model: the network; it is trained in place.
+        train_data: a ``(X, y)`` tuple (full batch) or an iterable of batches,
+            such as :class:`utils.data.TensorLoader`.
+        num_epochs: passes over ``train_data``.
+        lr: learning rate of the default optimizer, plain SGD.
+        optimizer: use this optimizer instead of ``SGD(model.parameters(), lr)``.
+        loss_fn: defaults to ``nn.CrossEntropyLoss()``.
+        val_data: evaluated after every epoch when given.
+        scheduler: stepped once per epoch when given.
+        on_nonfinite: ``"stop"`` prints why and returns the history so far;
+            ``"raise"`` raises ``FloatingPointError`` with the same message.
+        verbose: print one line per epoch.
+    """
+    positive_int("num_epochs", num_epochs)
+    choice("on_nonfinite", on_nonfinite, ("stop", "raise"))
+    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr) if optimizer is None else optimizer
+    batches = _as_batches(train_data, "train_data")
+    history = History()
+    step = 0
+    model.train()
+    for epoch in range(1, num_epochs + 1):
+        total_loss, total_correct, count = 0.0, 0.0, 0
+        for X, y in batches:
+            logits = model(X)
+            loss = loss_fn(logits, y)
+            loss_value = loss.item()
+            step += 1
+            if not math.isfinite(loss_value):
+                history.diverged_at = step
+                message = _divergence_message(step, epoch, loss_value)
+                if on_nonfinite == "raise":
+                    raise FloatingPointError(message)
+                print(message)
+                return history
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            history.step_loss.append(loss_value)
+            total_loss += loss_value * len(X)
+            with torch.no_grad():
+                total_correct += _correct(logits, y, loss_fn)
+            count += len(X)
+        if count == 0:
+            raise ValueError("train_data is empty: an epoch produced no batches")
+        history.train_loss.append(total_loss / count)
+        history.train_acc.append(total_correct / count)
+        if val_data is not None:
+            val_loss, val_acc = evaluate(model, val_data, loss_fn)
+            history.val_loss.append(val_loss)
+            history.val_acc.append(val_acc)
+        if scheduler is not None:
+            scheduler.step()
+        if verbose:
+            line = f"epoch {epoch:3d}  train loss {history.train_loss[-1]:.4f}"
+            if val_data is not None:
+                line += f"  val loss {history.val_loss[-1]:.4f}"
+            print(line)
+    return history
