@@ -131,7 +131,11 @@ def test_exercises_have_checked_solutions(lesson):
     assert len(labels) >= 2, f"{path.name}: at least two exercises with labels, got {labels}"
     for label in labels:
         start = next(
-            (i for i, c in enumerate(cells) if re.search(r"\{solution-start\}\s*" + re.escape(label), _src(c))),
+            (
+                i
+                for i, c in enumerate(cells)
+                if re.search(r"\{solution-start\}\s*" + re.escape(label), _src(c))
+            ),
             None,
         )
         assert start is not None, f"{path.name}: exercise {label} has no solution-start"

@@ -36,8 +36,13 @@ def execute(path: Path) -> float:
     env_threads = os.environ.pop("TNN_NUM_THREADS", None)
     start = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            record_timing=False,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     finally:
         if env_threads is not None:
             os.environ["TNN_NUM_THREADS"] = env_threads

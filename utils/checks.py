@@ -6,6 +6,7 @@ Each checker returns ``True`` when the answer is right, so a solution cell can
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -49,7 +50,7 @@ def check_close(
 
 
 def _count_linear(sizes: Sequence[int], bias: bool) -> list[int]:
-    return [fan_in * fan_out + (fan_out if bias else 0) for fan_in, fan_out in zip(sizes[:-1], sizes[1:])]
+    return [fan_in * fan_out + (fan_out if bias else 0) for fan_in, fan_out in itertools.pairwise(sizes)]
 
 
 def check_param_count(answer: int, sizes: Sequence[int], bias: bool = True) -> bool:
@@ -59,9 +60,7 @@ def check_param_count(answer: int, sizes: Sequence[int], bias: bool = True) -> b
         raise ValueError(f"sizes must list at least two layer sizes, got {sizes!r}")
     per_layer = _count_linear(sizes, bias)
     expected = sum(per_layer)
-    parts = " + ".join(
-        f"{i}*{o}" + (f"+{o}" if bias else "") for i, o in zip(sizes[:-1], sizes[1:])
-    )
+    parts = " + ".join(f"{i}*{o}" + (f"+{o}" if bias else "") for i, o in itertools.pairwise(sizes))
     if answer == expected:
         return _report(True, "parameter count", f"{parts} = {expected}.")
     if answer == sum(_count_linear(sizes, not bias)):
@@ -88,7 +87,10 @@ def check_linear_layer(
         got = fn(X, W, b)
     except RuntimeError as exc:
         return _report(
-            False, "linear layer", f"it raised: {exc}", "W has shape (out_features, in_features); use X @ W.T."
+            False,
+            "linear layer",
+            f"it raised: {exc}",
+            "W has shape (out_features, in_features); use X @ W.T.",
         )
     if not isinstance(got, Tensor):
         return _report(False, "linear layer", f"expected a tensor, got {type(got).__name__}.")

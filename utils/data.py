@@ -86,7 +86,7 @@ def make_regression_1d(
     rng = np.random.default_rng(seed)
     x = rng.uniform(-3.0, 3.0, size=(n, 1))
     y = np.sin(2.0 * x) + 0.5 * x + noise * rng.standard_normal((n, 1))
-    num_outliers = int(round(outlier_fraction * n))
+    num_outliers = round(outlier_fraction * n)
     if num_outliers:
         idx = rng.choice(n, size=num_outliers, replace=False)
         y[idx] += outlier_scale * rng.choice([-1.0, 1.0], size=(num_outliers, 1))
@@ -121,8 +121,8 @@ def _mnist1d_arrays(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def make_mnist1d(n: int = 4000, seed: int = 42) -> Dataset:
     """MNIST-1D generated locally (never downloaded): ``X`` is (n, 40), ``y`` is (n,).
 
-    Uses the ``mnist1d`` package's own generator with its default settings,
-    so ``n=5000, seed=42`` reproduces the published data set's samples.
+    Uses the ``mnist1d`` package's own generator with its default settings
+    (40 time steps, 10 classes in equal numbers, standardized over the set).
     """
     positive_int("n", n, minimum=10)
     X, y = _mnist1d_arrays(n, seed)
@@ -157,7 +157,7 @@ def split(
     fraction("val_fraction", val_fraction)
     fraction("test_fraction", test_fraction)
     n = len(X)
-    n_val, n_test = int(round(val_fraction * n)), int(round(test_fraction * n))
+    n_val, n_test = round(val_fraction * n), round(test_fraction * n)
     if n - n_val - n_test < 1:
         raise ValueError(
             f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no training rows"

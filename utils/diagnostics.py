@@ -148,9 +148,7 @@ class LayerMonitor:
         return hook
 
     def _weights(self) -> dict[str, Tensor]:
-        return {
-            f"{n}.weight": m.weight for n, m in self.model.named_modules() if isinstance(m, _LAYER_TYPES)
-        }
+        return {f"{n}.weight": m.weight for n, m in self.model.named_modules() if isinstance(m, _LAYER_TYPES)}
 
     def _before_step(self, *args) -> None:
         self._before = {n: w.detach().clone() for n, w in self._weights().items()}

@@ -7,6 +7,7 @@ derives each initializer in :data:`INITIALIZERS` and checks it against
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -187,7 +188,7 @@ def make_mlp(
     _check_kwargs(init, init_kwargs)
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     num_layers = len(sizes) - 1
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
         layers[f"linear{i}"] = nn.Linear(fan_in, fan_out, bias=bias)
         if i < num_layers:
             if norm is not None:

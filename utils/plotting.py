@@ -137,7 +137,9 @@ def plot_layer_stats(
     for i, (name, values) in enumerate(series.items()):
         values = np.asarray(values, dtype=float)
         color = color_for(name) if name in CONDITION_COLORS else color_for(i)
-        ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, color=color, label=name or None)
+        ax.plot(
+            np.arange(1, len(values) + 1), values, marker="o", markersize=3, color=color, label=name or None
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
@@ -188,12 +190,16 @@ def plot_decision_boundary(
     model.eval()
     logits = model(grid)
     model.train(was_training)
-    pred = logits.argmax(dim=1) if logits.dim() == 2 and logits.shape[1] > 1 else (logits.flatten() > 0).long()
+    pred = (
+        logits.argmax(dim=1) if logits.dim() == 2 and logits.shape[1] > 1 else (logits.flatten() > 0).long()
+    )
     colors = [color_for(i) for i in range(int(max(y.max().item(), pred.max().item())) + 1)]
     from matplotlib.colors import ListedColormap
 
     cmap = ListedColormap(colors)
-    ax.contourf(g0, g1, pred.reshape(g0.shape), alpha=0.25, cmap=cmap, levels=np.arange(len(colors) + 1) - 0.5)
+    ax.contourf(
+        g0, g1, pred.reshape(g0.shape), alpha=0.25, cmap=cmap, levels=np.arange(len(colors) + 1) - 0.5
+    )
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, s=10, edgecolors="white", linewidths=0.3)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")

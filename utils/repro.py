@@ -47,9 +47,8 @@ def apply_figure_style() -> None:
 
     mpl.rcParams.update(STYLE)
     try:  # inside IPython/Jupyter: PNG only (nbval compares SVG text)
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
-
         from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
 
         if get_ipython() is not None:
             set_matplotlib_formats("png")
