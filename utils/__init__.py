@@ -13,7 +13,20 @@ The sub-modules are small and each is taught somewhere in the book:
 - :mod:`utils.checks` -- auto-checkers for the exercises.
 """
 
-from utils.checks import check_close, check_linear_layer, check_param_count, check_true
+from utils.checks import (
+    check_close,
+    check_finetune_optimizer,
+    check_gain_estimate,
+    check_kaiming_depth_std,
+    check_kaiming_uniform,
+    check_linear_layer,
+    check_param_count,
+    check_signal_preserved,
+    check_symmetry_broken,
+    check_transfer_model,
+    check_true,
+    check_xavier_uniform,
+)
 from utils.data import (
     TensorLoader,
     load_digits,
@@ -47,9 +60,17 @@ __all__ = [
     "SeedStats",
     "TensorLoader",
     "check_close",
+    "check_finetune_optimizer",
+    "check_gain_estimate",
+    "check_kaiming_depth_std",
+    "check_kaiming_uniform",
     "check_linear_layer",
     "check_param_count",
+    "check_signal_preserved",
+    "check_symmetry_broken",
+    "check_transfer_model",
     "check_true",
+    "check_xavier_uniform",
     "count_parameters",
     "evaluate",
     "init_weights",
