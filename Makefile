@@ -43,7 +43,7 @@ test: check-chromium lint unit nbval nbval-threads book-check browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check utils tests tools book/_ext
+	$(BIN)/ruff format --check utils tests tools book/_ext lessons
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
