@@ -397,3 +397,87 @@ def check_xavier_uniform(fn: Callable[..., Tensor]) -> bool:
             hint = "U(-a, a) has variance a^2 / 3, so a = gain * sqrt(6 / (fan_in + fan_out))."
         return _report(False, name, detail, hint)
     return _report(True, name, f"bounds and stds match nn.init.xavier_uniform_ in {len(cases)} cases.")
+
+
+def _orthogonal_up_to_scale(weight: Tensor) -> float:
+    """Relative deviation of W W^T (or W^T W, the smaller one) from a multiple of the identity."""
+    flat = weight.detach().flatten(1).double()  # (out, in * kernel area)
+    gram = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
+    scale = gram.diagonal().mean()
+    return ((gram - scale * torch.eye(len(gram), dtype=gram.dtype)).abs().max() / scale).item()
+
+
+def _layer_output_stds(model: torch.nn.Module, X: Tensor) -> dict[str, float]:
+    """std of the output of every Linear and Conv2d layer of ``model`` on ``X``."""
+    stds: dict[str, float] = {}
+    kinds = (torch.nn.Linear, torch.nn.Conv2d)
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
+    handles = [m.register_forward_hook(lambda _m, _i, out, n=n: stds.__setitem__(n, out.std().item()))
+               for n, m in layers]  # fmt: skip
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return stds
+
+
+def check_lsuv(fn: Callable[[torch.nn.Module, Tensor], object], tol: float = 0.1) -> bool:
+    """Check ``fn(model, X)`` does LSUV on Linear and Conv2d layers (lesson 02/04_orthogonal_lsuv_selu)."""
+    name = "LSUV"
+    nn = torch.nn
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(20, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 5))
+    cnn = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+                        nn.Flatten(), nn.Linear(16 * 8 * 8, 10))  # fmt: skip
+    cases = [
+        ("MLP", mlp, torch.randn(512, 20, generator=gen)),
+        ("CNN", cnn, torch.randn(64, 3, 8, 8, generator=gen)),
+    ]
+    for label, model, X in cases:
+        try:
+            fn(model, X)
+        except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
+            return _report(False, name, f"on the {label} it raised {type(exc).__name__}: {exc}")
+        stds = _layer_output_stds(model, X)
+        for layer_name, std in stds.items():
+            layer = model.get_submodule(layer_name)
+            where = f"{label} layer {layer_name} ({type(layer).__name__})"
+            if abs(std - 1) > tol:
+                hint = "rescale every Linear and Conv2d layer, first to last, until its output std is 1."
+                return _report(False, name, f"{where} has output std {std:.3g}, expected 1 ± {tol}.", hint)
+            deviation = _orthogonal_up_to_scale(layer.weight)
+            if deviation > 1e-3:
+                hint = "start each layer from nn.init.orthogonal_, then only rescale it."
+                return _report(False, name, f"{where} is not orthogonal up to scale ({deviation:.2g}).", hint)
+    detail = "every Linear and Conv2d output has std 1, and every weight is a scaled orthogonal matrix."
+    return _report(True, name, detail)
+
+
+def check_jacobian_singular_values(fn: Callable[[torch.nn.Module, Tensor], Tensor]) -> bool:
+    """Check ``fn(model, x)`` gives the singular values of d model(x)/dx (lesson 02/04_orthogonal_lsuv)."""
+    name = "Jacobian singular values"
+    torch.manual_seed(0)
+    cases = [
+        torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 8)).double(),
+        torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.ReLU(), torch.nn.Linear(6, 4)).double(),
+    ]
+    for model in cases:
+        x = torch.randn(model[0].in_features, dtype=torch.float64)
+        expected = torch.linalg.svdvals(torch.autograd.functional.jacobian(model, x))
+        shape = f"a network with {model[0].in_features} inputs and {model[-1].out_features} outputs"
+        try:
+            got = torch.as_tensor(fn(model, x), dtype=torch.float64).flatten()
+        except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
+            return _report(False, name, f"on {shape} it raised {type(exc).__name__}: {exc}")
+        if got.shape != expected.shape:
+            hint = "the Jacobian has one row per output and one column per input."
+            detail = f"on {shape}: got {got.numel()} values, expected {expected.numel()}."
+            return _report(False, name, detail, hint)
+        if not torch.allclose(got.sort(descending=True).values, expected, rtol=1e-5, atol=1e-8):
+            hint = "use torch.autograd.functional.jacobian(model, x), then torch.linalg.svdvals."
+            return _report(False, name, f"on {shape}: the values differ from the reference.", hint)
+    detail = f"matches torch.linalg.svdvals of the autograd Jacobian on {len(cases)} networks."
+    return _report(True, name, detail)
