@@ -16,25 +16,23 @@ from pathlib import Path
 
 import nbformat
 import torch
-from nbclient import NotebookClient
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from regen import run  # noqa: E402
 
 from utils import LayerMonitor, TensorLoader, make_mlp, make_mnist1d, setup, train  # noqa: E402
 
 BUDGET_S = 60.0
-REPEATS = 5
+REPEATS = 9
 
 
 def time_lesson(path: Path) -> float:
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
-    return time.perf_counter() - start
+    """Wall time of one lesson, run as ``make regen`` runs it (the file is not written)."""
+    return run(nbformat.read(path, as_version=4), path.parent)
 
 
 def bare_loop(model: nn.Module, loader: TensorLoader, num_epochs: int, lr: float) -> None:
@@ -51,16 +49,20 @@ def bare_loop(model: nn.Module, loader: TensorLoader, num_epochs: int, lr: float
             optimizer.step()
 
 
-def median_time(fn) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
+def interleaved_medians(fns: dict, rounds: int = REPEATS) -> dict[str, float]:
+    """Median wall time of each function, running them in turn so drift hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():  # warm up
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
-def loop_ratios() -> tuple[float, float, float, float]:
+def loop_ratios() -> dict[str, float]:
     setup(0)
     X, y = make_mnist1d(n=4000)
     base = make_mlp([40, 128, 128, 10], "relu")
@@ -77,9 +79,7 @@ def loop_ratios() -> tuple[float, float, float, float]:
         with LayerMonitor(model, layers="all"):
             train(model, TensorLoader(X, y, 64, seed=0), num_epochs=num_epochs, lr=lr)
 
-    run_bare(), run_utils()  # warm up
-    t_bare, t_utils, t_hooks = median_time(run_bare), median_time(run_utils), median_time(run_hooks)
-    return t_bare, t_utils, t_utils / t_bare, t_hooks / t_utils
+    return interleaved_medians({"bare": run_bare, "utils": run_utils, "hooks": run_hooks})
 
 
 def main() -> None:
@@ -93,11 +93,14 @@ def main() -> None:
         print(f"{path.relative_to(ROOT).as_posix():<55}{seconds:>10.1f}{flag}")
     print(f"{'total':<55}{total:>10.1f}")
     print()
-    t_bare, t_utils, ratio, hooks = loop_ratios()
-    print(f"training loop, median of {REPEATS} runs (MLP 40-128-128-10, 4000 MNIST-1D examples, 5 epochs):")
-    print(f"  bare PyTorch loop        {t_bare:.3f} s")
-    print(f"  utils.train              {t_utils:.3f} s   ratio {ratio:.2f}  (target <= 1.10)")
-    print(f"  utils.train + hooks on   ratio to hooks off {hooks:.2f}")
+    t = loop_ratios()
+    print(
+        f"training loop, median of {REPEATS} interleaved runs (MLP 40-128-128-10, 4000 MNIST-1D, 5 epochs):"
+    )
+    print(f"  bare PyTorch loop        {t['bare']:.3f} s")
+    ratio = t["utils"] / t["bare"]
+    print(f"  utils.train              {t['utils']:.3f} s   ratio to bare {ratio:.2f}  (target <= 1.10)")
+    print(f"  utils.train + hooks on   {t['hooks']:.3f} s   ratio to hooks off {t['hooks'] / t['utils']:.2f}")
 
 
 if __name__ == "__main__":

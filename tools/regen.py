@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -29,24 +31,31 @@ def clean(nb: nbformat.NotebookNode) -> None:
     nb.nbformat, nb.nbformat_minor = 4, 4
 
 
-def execute(path: Path) -> float:
-    """Execute ``path`` in place and return the wall time in seconds."""
-    nb = nbformat.read(path, as_version=4)
-    nb.metadata["kernelspec"] = KERNELSPEC
+def run(nb: nbformat.NotebookNode, folder: Path) -> float:
+    """Execute ``nb`` top to bottom in a fresh kernel started in ``folder``; return seconds.
+
+    The kernel talks over local IPC sockets (no TCP ports, no warning about them) and
+    runs with the default thread count: ``TNN_NUM_THREADS`` is not passed on.
+    """
     env_threads = os.environ.pop("TNN_NUM_THREADS", None)
+    km = KernelManager(kernel_name="python3", transport="ipc")
+    km.connection_file = str(Path(tempfile.mkdtemp(prefix="tnn-kernel-")) / "kernel.json")
     start = time.perf_counter()
     try:
         NotebookClient(
-            nb,
-            timeout=600,
-            kernel_name="python3",
-            record_timing=False,
-            resources={"metadata": {"path": str(path.parent)}},
+            nb, km=km, timeout=600, record_timing=False, resources={"metadata": {"path": str(folder)}}
         ).execute()
     finally:
         if env_threads is not None:
             os.environ["TNN_NUM_THREADS"] = env_threads
-    elapsed = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def execute(path: Path) -> float:
+    """Execute ``path`` in place, drop volatile metadata, and return the wall time in seconds."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["kernelspec"] = KERNELSPEC
+    elapsed = run(nb, path.parent)
     clean(nb)
     nbformat.write(nb, path)
     return elapsed

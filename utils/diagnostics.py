@@ -64,8 +64,8 @@ def _dead_fraction(module: nn.Module, out: Tensor) -> float:
     """Fraction of units (features or channels) that output 0 for every example."""
     if not isinstance(module, (nn.ReLU, nn.ReLU6)) or out.dim() < 2:
         return math.nan
-    per_unit = out.transpose(0, 1).reshape(out.shape[1], -1)  # (units, examples * positions)
-    return (per_unit <= 0).all(dim=1).float().mean().item()
+    other_dims = [0, *range(2, out.dim())]  # every dim but the units (features or channels)
+    return (out.amax(dim=other_dims) <= 0).float().mean().item()
 
 
 class LayerMonitor:
@@ -125,10 +125,11 @@ class LayerMonitor:
             if not isinstance(out, Tensor):
                 return
             detached = out.detach()
+            std, mean = torch.std_mean(detached) if detached.numel() > 1 else (torch.zeros(()), detached)
             record = LayerStats(
                 name=name,
-                mean=detached.mean().item(),
-                std=detached.std().item() if detached.numel() > 1 else 0.0,
+                mean=mean.item(),
+                std=std.item(),
                 saturated=_saturated_fraction(module, detached),
                 dead=_dead_fraction(module, detached),
             )

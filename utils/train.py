@@ -39,13 +39,37 @@ class History:
         return self.diverged_at is not None
 
 
+def _predictions(logits: Tensor, loss_fn: nn.Module) -> Tensor | None:
+    """Predicted classes from a batch of logits, or ``None`` when accuracy does not apply."""
+    logits = logits.detach()
+    if logits.dim() == 2 and logits.shape[1] > 1 and not isinstance(loss_fn, nn.BCEWithLogitsLoss):
+        return logits.argmax(dim=1)  # class indices from one logit per class
+    if isinstance(loss_fn, nn.BCEWithLogitsLoss):  # binary: logit > 0 means class 1
+        return logits > 0
+    return None
+
+
+def _correct_count(logits: Tensor, y: Tensor, loss_fn: nn.Module) -> Tensor:
+    """Number of correct predictions as a 0-d tensor (nan when accuracy does not apply)."""
+    pred = _predictions(logits, loss_fn)
+    if pred is None or (pred.dtype == torch.long and y.is_floating_point()):
+        return torch.tensor(math.nan)
+    return (pred.to(y.dtype) == y).sum()
+
+
 def _correct(logits: Tensor, y: Tensor, loss_fn: nn.Module) -> float:
     """Number of correct predictions, or nan when accuracy does not apply."""
-    if not y.is_floating_point() and logits.dim() == 2:  # class indices + logits per class
-        return (logits.argmax(dim=1) == y).sum().item()
-    if isinstance(loss_fn, nn.BCEWithLogitsLoss):  # binary: logit > 0 means class 1
-        return ((logits > 0).to(y.dtype) == y).sum().item()
-    return math.nan
+    return _correct_count(logits, y, loss_fn).item()
+
+
+def _accuracy(preds: list[Tensor | None], targets: list[Tensor]) -> float:
+    """Fraction of correct predictions over an epoch's batches (nan if it does not apply)."""
+    if not preds or preds[0] is None:
+        return math.nan
+    pred, y = torch.cat(preds), torch.cat(targets)
+    if pred.dtype == torch.long and y.is_floating_point():  # class indices vs regression targets
+        return math.nan
+    return (pred.to(y.dtype) == y).sum().item() / len(y)
 
 
 def _as_batches(data: Batches | tuple[Tensor, Tensor], name: str) -> Batches:
@@ -128,7 +152,8 @@ def train(
     step = 0
     model.train()
     for epoch in range(1, num_epochs + 1):
-        total_loss, total_correct, count = 0.0, 0.0, 0
+        total_loss, count = 0.0, 0
+        preds, targets = [], []  # compared once per epoch: cheaper than per step
         for X, y in batches:
             logits = model(X)
             loss = loss_fn(logits, y)
@@ -146,13 +171,13 @@ def train(
             optimizer.step()
             history.step_loss.append(loss_value)
             total_loss += loss_value * len(X)
-            with torch.no_grad():
-                total_correct += _correct(logits, y, loss_fn)
+            preds.append(_predictions(logits, loss_fn))
+            targets.append(y)
             count += len(X)
         if count == 0:
             raise ValueError("train_data is empty: an epoch produced no batches")
         history.train_loss.append(total_loss / count)
-        history.train_acc.append(total_correct / count)
+        history.train_acc.append(_accuracy(preds, targets))
         if val_data is not None:
             val_loss, val_acc = evaluate(model, val_data, loss_fn)
             history.val_loss.append(val_loss)
