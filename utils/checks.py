@@ -190,6 +190,37 @@ def check_kaiming_depth_std(
     return _report(False, name, detail, hint)
 
 
+def _draw_initializer(
+    fn: Callable[..., Tensor], shape: tuple[int, ...], name: str, case: str, isolate_rng: bool, **kwargs
+) -> Tensor | None:
+    """Call a reader's initializer ``fn(shape, **kwargs)``; report and return None if it fails.
+
+    With ``isolate_rng`` the draw uses seed 0 and leaves the reader's random stream untouched.
+    """
+    try:
+        if isolate_rng:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                got = fn(shape, **kwargs)
+        else:
+            got = fn(shape, **kwargs)
+    except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
+        _report(False, name, f"{case}: it raised {type(exc).__name__}: {exc}")
+        return None
+    if not isinstance(got, Tensor) or tuple(got.shape) != tuple(shape):
+        kind = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
+        _report(False, name, f"{case}: expected a tensor of shape {shape}, got {kind}.")
+        return None
+    return got
+
+
+def _uniform_detail(got: Tensor, reference: Tensor, bound: float, case: str) -> tuple[float, float, str]:
+    """Largest |w|, std, and a one-line comparison with the bound and ``nn.init``'s draw."""
+    top, std, ref_std = got.abs().max().item(), got.std().item(), reference.std().item()
+    detail = f"{case}: largest |w| {top:.4g} (bound {bound:.4g}), std {std:.4g} (nn.init: {ref_std:.4g})."
+    return top, std, detail
+
+
 def check_kaiming_uniform(fn: Callable[..., Tensor]) -> bool:
     """Check ``fn(shape, a=..., mode=...)`` against ``nn.init.kaiming_uniform_`` (lesson 02/03_kaiming)."""
     name = "Kaiming uniform"
@@ -202,15 +233,11 @@ def check_kaiming_uniform(fn: Callable[..., Tensor]) -> bool:
         fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(reference)
         fan = fan_in if mode == "fan_in" else fan_out
         bound = torch.nn.init.calculate_gain("leaky_relu", a) * math.sqrt(3.0 / fan)
-        try:
-            got = fn(shape, a=a, mode=mode)
-        except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
-            return _report(False, name, f"{case}: it raised {type(exc).__name__}: {exc}")
-        if not isinstance(got, Tensor) or tuple(got.shape) != tuple(shape):
-            kind = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
-            return _report(False, name, f"{case}: expected a tensor of shape {shape}, got {kind}.")
-        top, std, ref_std = got.abs().max().item(), got.std().item(), reference.std().item()
-        detail = f"{case}: largest |w| {top:.4g} (bound {bound:.4g}), std {std:.4g} (nn.init: {ref_std:.4g})."
+        got = _draw_initializer(fn, shape, name, case, isolate_rng=False, a=a, mode=mode)
+        if got is None:
+            return False
+        top, std, detail = _uniform_detail(got, reference, bound, case)
+        ref_std = reference.std().item()
         if top > bound * (1 + 1e-5):
             return _report(False, name, detail, "draw from U(-bound, bound): no value may exceed it.")
         if abs(std / ref_std - 1) > 0.05 or top < 0.95 * bound or abs(got.mean().item()) > 0.05 * bound:
@@ -370,17 +397,10 @@ def check_xavier_uniform(fn: Callable[..., Tensor]) -> bool:
         )
         fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(reference)
         bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-        try:
-            with torch.random.fork_rng(devices=[]):  # a fixed draw that leaves the reader's stream alone
-                torch.manual_seed(0)
-                got = fn(shape, gain=gain)
-        except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
-            return _report(False, name, f"{case}: it raised {type(exc).__name__}: {exc}")
-        if not isinstance(got, Tensor) or tuple(got.shape) != tuple(shape):
-            kind = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
-            return _report(False, name, f"{case}: expected a tensor of shape {shape}, got {kind}.")
-        top, std, ref_std = got.abs().max().item(), got.std().item(), reference.std().item()
-        detail = f"{case}: largest |w| {top:.4g} (bound {bound:.4g}), std {std:.4g} (nn.init: {ref_std:.4g})."
+        got = _draw_initializer(fn, shape, name, case, isolate_rng=True, gain=gain)
+        if got is None:
+            return False
+        top, std, detail = _uniform_detail(got, reference, bound, case)
         ratio = std / (bound / math.sqrt(3.0))  # 1 for U(-bound, bound)
         tol = max(0.05, 4.0 * math.sqrt(0.2 / got.numel()))  # 4 sampling stds of a uniform draw's std
         mean_ok = abs(got.mean().item()) <= 5.0 * bound / math.sqrt(3.0 * got.numel())
