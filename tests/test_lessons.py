@@ -138,6 +138,8 @@ def test_exercises_have_checked_solutions(lesson):
             ),
             None,
         )
+        exercise = next(t for t in md if re.search(r":label: " + re.escape(label) + r"\n", t))
+        assert ":nonumber:" in exercise, f"{path.name}: exercise {label} is unnumbered (:nonumber:)"
         assert start is not None, f"{path.name}: exercise {label} has no solution-start"
         assert ":class: dropdown" in _src(cells[start]), f"{path.name}: solution {label} is a dropdown"
         end = next(i for i in range(start, len(cells)) if "{solution-end}" in _src(cells[i]))
