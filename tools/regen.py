@@ -9,6 +9,7 @@ the default thread count, and is written back with volatile metadata dropped.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -38,17 +39,22 @@ def run(nb: nbformat.NotebookNode, folder: Path) -> float:
     runs with the default thread count: ``TNN_NUM_THREADS`` is not passed on.
     """
     env_threads = os.environ.pop("TNN_NUM_THREADS", None)
+    sockets = Path(tempfile.mkdtemp(prefix="tnn-kernel-"))
     km = KernelManager(kernel_name="python3", transport="ipc")
-    km.connection_file = str(Path(tempfile.mkdtemp(prefix="tnn-kernel-")) / "kernel.json")
+    km.connection_file = str(sockets / "kernel.json")
     start = time.perf_counter()
     try:
         NotebookClient(
             nb, km=km, timeout=600, record_timing=False, resources={"metadata": {"path": str(folder)}}
         ).execute()
+        elapsed = time.perf_counter() - start
     finally:
+        if km.has_kernel:  # nbclient leaves a kernel manager it was given running
+            km.shutdown_kernel(now=True)
+        shutil.rmtree(sockets, ignore_errors=True)
         if env_threads is not None:
             os.environ["TNN_NUM_THREADS"] = env_threads
-    return time.perf_counter() - start
+    return elapsed
 
 
 def execute(path: Path) -> float:
