@@ -6,7 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LESSONS := $(shell find lessons -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
-# nbval: strict output comparison, 2 workers, one notebook per worker at a time.
+# nbval: strict output comparison (never --nbval-lax); --dist loadfile keeps each
+# notebook on one worker. The worker count is set per target below.
 NBVAL  := $(BIN)/pytest --nbval --dist loadfile -p no:cacheprovider lessons
 # MathJax for offline math: the npm package pinned in package.json/package-lock.json.
 NODE_STAMP := node_modules/.package-lock.json
