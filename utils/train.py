@@ -49,19 +49,6 @@ def _predictions(logits: Tensor, loss_fn: nn.Module) -> Tensor | None:
     return None
 
 
-def _correct_count(logits: Tensor, y: Tensor, loss_fn: nn.Module) -> Tensor:
-    """Number of correct predictions as a 0-d tensor (nan when accuracy does not apply)."""
-    pred = _predictions(logits, loss_fn)
-    if pred is None or (pred.dtype == torch.long and y.is_floating_point()):
-        return torch.tensor(math.nan)
-    return (pred.to(y.dtype) == y).sum()
-
-
-def _correct(logits: Tensor, y: Tensor, loss_fn: nn.Module) -> float:
-    """Number of correct predictions, or nan when accuracy does not apply."""
-    return _correct_count(logits, y, loss_fn).item()
-
-
 def _accuracy(preds: list[Tensor | None], targets: list[Tensor]) -> float:
     """Fraction of correct predictions over an epoch's batches (nan if it does not apply)."""
     if not preds or preds[0] is None:
@@ -100,18 +87,20 @@ def evaluate(
     batches = _as_batches(data, "data")
     was_training = model.training
     model.eval()
-    total_loss, total_correct, count = 0.0, 0.0, 0
+    total_loss, count = 0.0, 0
+    preds, targets = [], []
     try:
         for X, y in batches:
             logits = model(X)
             total_loss += loss_fn(logits, y).item() * len(X)
-            total_correct += _correct(logits, y, loss_fn)
+            preds.append(_predictions(logits, loss_fn))
+            targets.append(y)
             count += len(X)
     finally:  # restore the mode even when the model or loss raises
         model.train(was_training)
     if count == 0:
         raise ValueError("data is empty: nothing to evaluate")
-    return total_loss / count, total_correct / count
+    return total_loss / count, _accuracy(preds, targets)
 
 
 def train(
