@@ -16,10 +16,12 @@ import torch
 def _restore_global_state():
     """Undo what ``setup`` and the plot helpers change, so tests do not leak into each other."""
     threads = torch.get_num_threads()
+    dtype = torch.get_default_dtype()
     np_print = np.get_printoptions()
     with matplotlib.rc_context():  # restores rcParams (setup applies the book style)
         yield
     plt.close("all")
     torch.set_num_threads(threads)
+    torch.set_default_dtype(dtype)
     torch.set_printoptions(profile="default")
     np.set_printoptions(**np_print)

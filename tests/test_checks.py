@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from utils.checks import check_close, check_linear_layer, check_param_count, check_true
+from utils.checks import check_close, check_true
+from utils.checks.weights import check_linear_layer, check_param_count
 from utils.models import count_parameters, make_mlp
 
 
@@ -114,3 +115,12 @@ def test_check_linear_layer_wrong_type_and_values(capsys):
         capsys, check_linear_layer(lambda X, W, b: (X @ W.T + b).tolist()), False, "expected a tensor"
     )
     _assert_report(capsys, check_linear_layer(lambda X, W, b: X @ W.T + 2 * b), False, "values differ")
+
+
+def test_report_prints_one_line_and_returns_the_verdict(capsys):
+    from utils.checks.core import report
+
+    assert report(True, "bias", "it matches.", hint="unused when right") is True
+    assert capsys.readouterr().out == "Correct: bias. it matches.\n"
+    assert report(False, "bias", "off by 1.", hint="add b.") is False
+    assert capsys.readouterr().out == "Not yet: bias. off by 1. Hint: add b.\n"

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from utils import check_gain_estimate, check_kaiming_depth_std, check_kaiming_uniform, make_mlp
+from utils.checks.initialization import check_gain_estimate, check_kaiming_depth_std, check_kaiming_uniform
+from utils.models import make_mlp
 
 
 def _measured_depth_std(num_layers: int, negative_slope: float, seeds: int = 3) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from utils import check_jacobian_singular_values, check_lsuv
+from utils.checks.initialization import check_jacobian_singular_values, check_lsuv
 
 LAYERS = (nn.Linear, nn.Conv2d)
 

@@ -7,7 +7,8 @@ import copy
 import torch
 from torch import nn
 
-from utils import check_finetune_optimizer, check_transfer_model, count_parameters, make_mlp
+from utils.checks.initialization import check_finetune_optimizer, check_transfer_model
+from utils.models import count_parameters, make_mlp
 
 
 def _right_transfer(source: nn.Module, num_classes: int) -> nn.Module:

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from utils import check_signal_preserved, check_symmetry_broken, make_mlp
+from utils.checks.weights import check_signal_preserved, check_symmetry_broken
+from utils.models import make_mlp
 
 
 def _closest_units(layer: nn.Linear) -> float:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from utils import check_xavier_uniform
+from utils.checks.initialization import check_xavier_uniform
 
 
 def _torch_xavier(shape, gain=1.0):

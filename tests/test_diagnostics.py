@@ -321,3 +321,65 @@ def test_clear_forgets_records():
 def test_layer_stats_defaults():
     s = LayerStats(name="x", mean=0.0, std=1.0)
     assert all(math.isnan(v) for v in (s.saturated, s.dead, s.grad_norm, s.grad_std))
+
+
+class _Tied(nn.Module):
+    """One Linear + tanh block applied three times in a pass (weights shared across depth)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = nn.Tanh()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for _ in range(3):
+            x = self.act(self.fc(x))
+        return x
+
+
+def test_a_module_reused_in_one_pass_gets_a_record_per_call():
+    torch.manual_seed(4)
+    model = _Tied()
+    X, _ = _batch(seed=4)
+    with LayerMonitor(model) as monitor:
+        model(X).sum().backward()
+    assert [s.name for s in monitor.stats()] == ["act", "act@2", "act@3"]
+    h1 = torch.tanh(model.fc(X))
+    h2 = torch.tanh(model.fc(h1))
+    h3 = torch.tanh(model.fc(h2))
+    for stats, h in zip(monitor.stats(), (h1, h2, h3)):
+        assert stats.mean == pytest.approx(h.mean().item(), abs=1e-6)
+        assert stats.std == pytest.approx(h.std().item(), rel=1e-5)
+    (g1,) = torch.autograd.grad(torch.tanh(model.fc(torch.tanh(model.fc(h1)))).sum(), [h1])
+    assert monitor.stats()[0].grad_norm == pytest.approx(g1.norm().item(), rel=1e-5)
+    assert set(monitor.values) == {"act", "act@2", "act@3"}
+    with monitor:  # a second pass replaces the latest stats and appends to the records
+        model(X)
+    assert len(monitor.stats()) == 3 and len(monitor.records["act@3"]) == 2
+
+
+def test_every_k_records_every_kth_pass_only():
+    model = make_mlp([4, 8, 2])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    X, y = _batch()
+    with LayerMonitor(model, optimizer=optimizer, every=3) as monitor:
+        means = []
+        for _ in range(7):  # passes 1, 4 and 7 are recorded
+            out = model(X)
+            means.append(torch.relu(model.linear1(X)).mean().item())
+            optimizer.zero_grad()
+            F.cross_entropy(out, y).backward()
+            optimizer.step()
+    assert monitor.passes == 7
+    assert [r.mean for r in monitor.records["act1"]] == pytest.approx(
+        [means[0], means[3], means[6]], abs=1e-6
+    )
+    assert all(math.isfinite(r.grad_norm) for r in monitor.records["act1"])
+    assert len(monitor.update_ratios["linear1.weight"]) == 3  # only after the recorded passes
+
+
+def test_every_must_be_a_positive_integer():
+    model = make_mlp([4, 8, 2])
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="every must be an integer >= 1"):
+            LayerMonitor(model, every=bad)

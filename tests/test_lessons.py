@@ -8,12 +8,16 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import colab_cell  # noqa: E402
+
 LESSONS = sorted(p for p in (ROOT / "lessons").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 
@@ -82,8 +86,10 @@ def test_title_hook_goals_prerequisites(lesson):
 def test_setup_cell(lesson):
     path, nb = lesson
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    src = _src(code[0])
-    assert re.search(r"\bsetup\(seed=\d+\)", src), f"{path.name}: the first code cell calls setup(seed=...)"
+    src = _src(code[1])
+    assert re.search(r"\bsetup\(seed=\d+(, dtype=\"float64\")?\)", src), (
+        f"{path.name}: the code cell after the Colab install cell calls setup(seed=...)"
+    )
     for cell in code:
         assert "import *" not in _src(cell), f"{path.name}: no 'import *'"
         assert "set_num_threads" not in _src(cell), f"{path.name}: threads are fixed by setup() only"
@@ -93,7 +99,7 @@ def test_setup_cell(lesson):
 def test_no_two_code_cells_in_a_row(lesson):
     path, nb = lesson
     kinds = [c["cell_type"] for c in nb["cells"]]
-    for i in range(1, len(kinds)):
+    for i in range(3, len(kinds)):  # cells 1 and 2 are the (hidden) Colab install cell and the setup
         assert not (kinds[i] == kinds[i - 1] == "code"), (
             f"{path.name}: cells {i} and {i + 1} are two code cells without prose between them"
         )
@@ -175,3 +181,46 @@ def test_numbers_in_prose_are_glued(lesson):
     keys = set(re.findall(r"glue\(\s*[\"']([^\"']+)[\"']", code))
     for used in re.findall(r"\{glue:\w+\}`([^`:]+)", md):
         assert used in keys, f"{path.name}: prose uses glue key {used!r} that no cell defines"
+
+
+# --------------------------------------------------------------------------- the Colab install cell
+def test_every_lesson_has_the_colab_install_cell_of_config_yml():
+    stale = colab_cell.stale(LESSONS, colab_cell.install_source())
+    assert not stale, f"stale Colab install cells (run `make colab-cells`): {stale}"
+
+
+def test_a_fork_makes_every_install_cell_stale(tmp_path):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["repository"]["url"] = "https://github.com/someone/their-fork"
+    config["repository"]["branch"] = "teaching"
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    source = colab_cell.install_source(tmp_path / "_config.yml")
+    assert '"git+https://github.com/someone/their-fork@teaching"' in source
+    assert colab_cell.stale(LESSONS, source) == [p.relative_to(ROOT).as_posix() for p in LESSONS]
+    copy = tmp_path / "lesson.ipynb"
+    copy.write_text(LESSONS[0].read_text(encoding="utf-8"), encoding="utf-8")
+    assert colab_cell.refresh(copy, source) and not colab_cell.refresh(copy, source)
+    assert colab_cell.stale([copy], source) == []
+    assert json.loads(copy.read_text())["cells"][1]["source"] == source.splitlines(keepends=True)
+
+
+def _run_install_cell(monkeypatch, in_colab: bool) -> list[list[str]]:
+    """Execute the install cell as a kernel would; return the commands it ran."""
+    import subprocess
+    import sys
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: calls.append(cmd))
+    if in_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", object())
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(colab_cell.install_source(), {})
+    return calls
+
+
+def test_the_install_cell_installs_only_in_colab(monkeypatch):
+    assert _run_install_cell(monkeypatch, in_colab=False) == []
+    (command,) = _run_install_cell(monkeypatch, in_colab=True)
+    assert command[1:5] == ["-m", "pip", "install", "--quiet"]
+    assert command[-1] == colab_cell.install_url()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -14,7 +15,11 @@ import utils
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TESTS_DIR = Path(__file__).resolve().parent
-SUBMODULES = sorted(m.name for m in pkgutil.iter_modules(utils.__path__) if not m.name.startswith("_"))
+SUBMODULES = sorted(
+    m.name.removeprefix("utils.")
+    for m in pkgutil.walk_packages(utils.__path__, prefix="utils.")
+    if not any(part.startswith("_") for part in m.name.split("."))
+)
 
 
 def _has_own_docstring(obj: object) -> bool:
@@ -29,7 +34,7 @@ def _has_own_docstring(obj: object) -> bool:
 def _documented_constant(name: str) -> bool:
     """A module-level constant is documented by a ``#:`` comment right above its assignment."""
     pattern = re.compile(rf"^#:.*\n(#:.*\n)*{re.escape(name)}\s*[:=]", re.MULTILINE)
-    return any(pattern.search(p.read_text()) for p in Path(utils.__file__).parent.glob("*.py"))
+    return any(pattern.search(p.read_text()) for p in Path(utils.__file__).parent.rglob("*.py"))
 
 
 def _public_names(module) -> list[str]:
@@ -97,3 +102,43 @@ def test_every_public_function_and_class_is_used_in_a_test():
     names |= {f"utils.{n}": n for n in utils.__all__}
     untested = sorted(full for full, n in names.items() if not re.search(rf"\b{re.escape(n)}\b", sources))
     assert not untested, f"no test mentions: {untested}"
+
+
+def _utils_imports(path: Path) -> set[str]:
+    """The ``utils.*`` modules a file imports at module level (not inside functions)."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("utils"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("utils"))
+    return found
+
+
+def test_utils_modules_import_each_other_without_a_cycle():
+    root = Path(utils.__file__).parent
+    graph = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        graph[name] = {m for m in _utils_imports(path) if m != name}
+    graph["utils"] = set()  # the package's __init__ only gathers the API
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise AssertionError("import cycle: " + " -> ".join((*path[path.index(name) :], name)))
+        if name in done:
+            return
+        for dep in graph.get(name, ()):
+            visit(dep, (*path, name))
+        done.add(name)
+
+    for name in graph:
+        visit(name, ())
+
+
+def test_the_package_exports_the_core_api_only():
+    checkers = [name for name in utils.__all__ if name.startswith("check_")]
+    assert not checkers, f"checkers belong in utils.checks.<chapter>, not utils: {checkers}"

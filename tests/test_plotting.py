@@ -13,16 +13,13 @@ from utils.data import make_blobs, make_moons
 from utils.experiments import SeedStats
 from utils.models import make_mlp
 from utils.plotting import (
-    CONDITION_COLORS,
-    PALETTE,
-    STYLE,
-    color_for,
     plot_curves,
     plot_decision_boundary,
     plot_function,
     plot_layer_histograms,
     plot_layer_stats,
 )
+from utils.style import CONDITION_COLORS, PALETTE, STYLE, color_for
 
 
 def _ax() -> Axes:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from utils.plotting import STYLE
 from utils.repro import THREADS_ENV, apply_figure_style, setup
+from utils.style import STYLE
 
 
 def _draws() -> tuple[float, float, float]:
@@ -108,3 +108,30 @@ def test_setup_rejects_bad_thread_count_in_environment(monkeypatch):
     monkeypatch.setenv(THREADS_ENV, "0")
     with pytest.raises(ValueError, match=r"num_threads must be an integer >= 1"):
         setup(0)
+
+
+def test_dtype_sets_the_default_for_layers_tensors_and_data():
+    from utils.data import make_mnist1d, make_moons
+
+    before = torch.get_default_dtype()
+    try:
+        setup(0, dtype="float64")
+        assert torch.get_default_dtype() == torch.float64
+        assert torch.nn.Linear(2, 3).weight.dtype == torch.float64
+        X, y = make_moons(n=10)
+        assert X.dtype == torch.float64 and y.dtype == torch.long
+        X64, _ = make_mnist1d(n=20)
+        setup(0, dtype=torch.float32)  # a torch dtype works too
+        X32, _ = make_mnist1d(n=20)
+        assert X32.dtype == torch.float32 and X64.dtype == torch.float64
+        torch.testing.assert_close(X64.float(), X32)  # the same data, rounded once
+        setup(1)  # dtype=None leaves the default alone
+        assert torch.get_default_dtype() == torch.float32
+    finally:
+        torch.set_default_dtype(before)
+
+
+@pytest.mark.parametrize("bad", ["float16", "double", torch.int64, 64])
+def test_unknown_dtype_lists_the_choices(bad):
+    with pytest.raises(ValueError, match=r"dtype=.* is not valid; choose one of: float32, float64"):
+        setup(0, dtype=bad)

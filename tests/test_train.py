@@ -239,3 +239,134 @@ def test_train_rejects_empty_and_wrongly_typed_data():
         train(make_mlp([2, 3]), (torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)))
     with pytest.raises(TypeError, match=r"train_data must be a \(X, y\) tuple"):
         train(make_mlp([2, 3]), 5)
+
+
+def test_history_records_the_learning_rate_of_every_step():
+    X, y = _easy_problem()
+    model = make_mlp([2, 4, 3])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    loader = TensorLoader(X, y, batch_size=40)  # 3 batches per epoch
+    history = train(model, loader, num_epochs=2, optimizer=optimizer, scheduler=scheduler)
+    assert history.step_lr == pytest.approx([0.1] * 3 + [0.05] * 3)
+
+
+def test_scheduler_stepped_per_batch_matches_a_hand_written_warmup():
+    X, y = _easy_problem()
+    model = make_mlp([2, 4, 3])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.2)
+    warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 5))
+    loader = TensorLoader(X, y, batch_size=40)  # 3 batches per epoch, 9 steps
+    history = train(
+        model, loader, num_epochs=3, optimizer=optimizer, scheduler=warmup, scheduler_step="batch"
+    )
+    expected = [0.2 * min(1.0, (step + 1) / 5) for step in range(9)]
+    assert history.step_lr == pytest.approx(expected)
+
+
+def test_reduce_on_plateau_is_stepped_with_the_validation_loss():
+    X, y = _easy_problem()
+    model = make_mlp([2, 4, 3])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # nothing changes, so no improvement
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
+    optimizer.param_groups[0]["lr"] = 1e-30  # effectively frozen, but a lr the scheduler can halve
+    train(model, (X, y), num_epochs=4, optimizer=optimizer, scheduler=plateau, val_data=(X, y))
+    assert plateau.best == pytest.approx(evaluate(model, (X, y))[0])
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-30 * 0.5**3)  # epochs 2, 3, 4 did not improve
+
+
+def test_gradient_clipping_matches_clip_grad_norm_in_a_hand_written_loop():
+    torch.manual_seed(5)
+    X, y = _easy_problem()
+    model = make_mlp([2, 16, 3])
+    ref = copy.deepcopy(model)
+    history = train(model, (X, y), num_epochs=4, lr=5.0, clip_grad_norm=0.1)
+    norms = []
+    for _ in range(4):
+        ref.zero_grad()
+        F.cross_entropy(ref(X), y).backward()
+        norms.append(nn.utils.clip_grad_norm_(ref.parameters(), 0.1).item())
+        with torch.no_grad():
+            for p in ref.parameters():
+                p -= 5.0 * p.grad
+    for p, p_ref in zip(model.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p, p_ref)
+    assert history.grad_norm == pytest.approx(norms, rel=1e-5)
+    assert max(norms) > 0.1  # clipping acted
+    assert train(make_mlp([2, 4, 3]), (X, y), num_epochs=1).grad_norm == []  # recorded only when clipping
+
+
+def _overfitting_problem():
+    torch.manual_seed(0)
+    X, y = make_moons(n=60, noise=0.4, seed=0)
+    X_val, y_val = make_moons(n=200, noise=0.4, seed=1)
+    return make_mlp([2, 64, 64, 2]), (X, y), (X_val, y_val)
+
+
+@pytest.mark.parametrize("metric", ["val_loss", "val_acc"])
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch(metric):
+    model, data, val = _overfitting_problem()
+    history = train(model, data, num_epochs=400, lr=0.5, val_data=val, patience=10, metric=metric)
+    curve = history.val_loss if metric == "val_loss" else history.val_acc
+    best = min(curve) if metric == "val_loss" else max(curve)
+    first_best = curve.index(best) + 1
+    assert history.best_epoch == first_best
+    assert history.stopped_epoch == len(curve) == first_best + 10 < 400
+    val_loss, val_acc = evaluate(model, val)
+    assert (val_loss if metric == "val_loss" else val_acc) == pytest.approx(best, rel=1e-6)
+
+
+def test_early_stopping_without_restore_keeps_the_last_weights():
+    model, data, val = _overfitting_problem()
+    history = train(model, data, num_epochs=400, lr=0.5, val_data=val, patience=10, restore_best=False)
+    assert evaluate(model, val)[0] == pytest.approx(history.val_loss[-1], rel=1e-6)
+    assert history.val_loss[-1] > min(history.val_loss)
+
+
+def test_without_patience_every_epoch_runs():
+    model, data, val = _overfitting_problem()
+    history = train(model, data, num_epochs=30, lr=0.5, val_data=val)
+    assert history.stopped_epoch == 30 and history.best_epoch is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scheduler_step": "step"}, r"scheduler_step='step' is not valid; choose one of: batch, epoch"),
+        ({"clip_grad_norm": 0.0}, r"clip_grad_norm must be a number > 0, got 0.0"),
+        ({"clip_grad_norm": -1}, r"clip_grad_norm must be a number > 0, got -1"),
+        ({"patience": 0, "val_data": "v"}, r"patience must be an integer >= 1, got 0"),
+        (
+            {"patience": 3, "metric": "acc", "val_data": "v"},
+            r"metric='acc' is not valid; choose one of: val_acc",
+        ),
+        ({"patience": 3}, r"patience \(early stopping\) needs val_data"),
+    ],
+)
+def test_train_rejects_bad_options(kwargs, message):
+    X, y = _easy_problem()
+    with pytest.raises(ValueError, match=message):
+        train(make_mlp([2, 4, 3]), (X, y), num_epochs=1, **kwargs)
+
+
+def test_loader_transform_is_applied_to_every_batch_with_the_loader_generator():
+    X = torch.arange(12.0).reshape(6, 2)
+    y = torch.arange(6)
+
+    def jitter(X_batch, y_batch, generator):
+        return X_batch + torch.rand(X_batch.shape, generator=generator), y_batch
+
+    first = [b for b in TensorLoader(X, y, batch_size=4, seed=3, transform=jitter)]
+    again = [b for b in TensorLoader(X, y, batch_size=4, seed=3, transform=jitter)]
+    plain = [b for b in TensorLoader(X, y, batch_size=4, seed=3)]
+    assert [len(b[0]) for b in first] == [4, 2]
+    for (Xa, ya), (Xb, _), (Xp, yp) in zip(first, again, plain):
+        torch.testing.assert_close(Xa, Xb)  # seeded with the loader: reproducible
+        assert torch.equal(ya, yp)
+        noise = Xa - Xp
+        assert ((noise > 0) & (noise < 1)).all()
+
+
+def test_loader_transform_must_be_callable():
+    with pytest.raises(TypeError, match="transform must be a function"):
+        TensorLoader(torch.zeros(3, 1), torch.zeros(3), transform="flip")

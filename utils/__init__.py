@@ -1,34 +1,21 @@
 """Shared, tested helpers for the *Tuning Neural Networks* lessons.
 
 Every lesson starts with ``from utils import setup`` and ``setup(seed=...)``.
-The sub-modules are small and each is taught somewhere in the book:
+The package exports its core API here; the sub-modules are small and each is
+taught somewhere in the book:
 
-- :mod:`utils.repro` -- seeding, thread count, print options, figure style.
+- :mod:`utils.repro` -- seeding, thread count, default dtype, print options.
+- :mod:`utils.style` -- the figure style and the book's colour palette.
 - :mod:`utils.data` -- offline data sets, standardization, splits, loaders.
 - :mod:`utils.models` -- an MLP builder with named activations and initializers.
 - :mod:`utils.train` -- a small training loop that returns a history.
 - :mod:`utils.diagnostics` -- removable hooks for per-layer statistics.
 - :mod:`utils.experiments` -- repeat a run over seeds, report mean ± std.
 - :mod:`utils.plotting` -- plot helpers that take ``ax=`` and return it.
-- :mod:`utils.checks` -- auto-checkers for the exercises.
+- :mod:`utils.checks` -- auto-checkers for the exercises, one module per chapter
+  (``from utils.checks.initialization import check_xavier_uniform``).
 """
 
-from utils.checks import (
-    check_close,
-    check_finetune_optimizer,
-    check_gain_estimate,
-    check_jacobian_singular_values,
-    check_kaiming_depth_std,
-    check_kaiming_uniform,
-    check_linear_layer,
-    check_lsuv,
-    check_param_count,
-    check_signal_preserved,
-    check_symmetry_broken,
-    check_transfer_model,
-    check_true,
-    check_xavier_uniform,
-)
 from utils.data import (
     TensorLoader,
     load_digits,
@@ -61,20 +48,6 @@ __all__ = [
     "LayerMonitor",
     "SeedStats",
     "TensorLoader",
-    "check_close",
-    "check_finetune_optimizer",
-    "check_gain_estimate",
-    "check_jacobian_singular_values",
-    "check_kaiming_depth_std",
-    "check_kaiming_uniform",
-    "check_linear_layer",
-    "check_lsuv",
-    "check_param_count",
-    "check_signal_preserved",
-    "check_symmetry_broken",
-    "check_transfer_model",
-    "check_true",
-    "check_xavier_uniform",
     "count_parameters",
     "evaluate",
     "init_weights",

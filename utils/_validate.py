@@ -27,3 +27,10 @@ def fraction(name: str, value: float, *, allow_zero: bool = True) -> float:
         bound = "[0, 1)" if allow_zero else "(0, 1)"
         raise ValueError(f"{name} must lie in {bound}, got {value!r}")
     return float(value)
+
+
+def positive_number(name: str, value: float) -> float:
+    """Return ``value`` if it is a real number > 0, else raise a ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    return float(value)

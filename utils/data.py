@@ -2,13 +2,15 @@
 
 Nothing here downloads: the 2-D toy sets are generated, the digits ship with
 scikit-learn, and MNIST-1D is generated locally with the ``mnist1d`` package.
+Features come in torch's default float type (float32 unless a lesson calls
+``setup(dtype="float64")``); class labels are ``long``.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -21,13 +23,15 @@ Dataset = tuple[Tensor, Tensor]
 
 
 def _as_tensors(X: np.ndarray, y: np.ndarray, *, classification: bool = True) -> Dataset:
-    X_t = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-    y_t = torch.as_tensor(np.asarray(y), dtype=torch.long if classification else torch.float32)
+    """Features in torch's default float type (see ``setup(dtype=...)``); labels as long."""
+    floats = torch.get_default_dtype()
+    X_t = torch.as_tensor(np.asarray(X), dtype=floats)
+    y_t = torch.as_tensor(np.asarray(y), dtype=torch.long if classification else floats)
     return X_t, y_t
 
 
 def make_moons(n: int = 400, noise: float = 0.15, seed: int = 0) -> Dataset:
-    """Two interleaving half circles: ``X`` is (n, 2) float32, ``y`` is (n,) long."""
+    """Two interleaving half circles: ``X`` is (n, 2), ``y`` is (n,) long."""
     from sklearn.datasets import make_moons as sk_moons
 
     positive_int("n", n, minimum=2)
@@ -115,7 +119,7 @@ def _mnist1d_arrays(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    return data["x"][:n].astype(np.float32), data["y"][:n].astype(np.int64)
+    return data["x"][:n].astype(np.float64), data["y"][:n].astype(np.int64)
 
 
 def make_mnist1d(n: int = 4000, seed: int = 42) -> Dataset:
@@ -176,16 +180,31 @@ class TensorLoader:
 
     Each pass over the loader is one epoch; with ``shuffle=True`` the order is
     drawn from a generator seeded with ``seed``, so runs are reproducible.
+    ``transform(X_batch, y_batch) -> (X_batch, y_batch)``, when given, is applied
+    to every batch as it is served (data augmentation on the training loader
+    only); it receives the loader's ``generator`` as a keyword argument, so its
+    random draws are seeded with the loader.
     """
 
     def __init__(
-        self, X: Tensor, y: Tensor, batch_size: int = 64, shuffle: bool = True, seed: int = 0
+        self,
+        X: Tensor,
+        y: Tensor,
+        batch_size: int = 64,
+        shuffle: bool = True,
+        seed: int = 0,
+        transform: Callable[..., Dataset] | None = None,
     ) -> None:
         if len(X) != len(y):
             raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
         if len(X) == 0:
             raise ValueError("X is empty: a loader needs at least one example")
         positive_int("batch_size", batch_size)
+        if transform is not None and not callable(transform):
+            raise TypeError(
+                f"transform must be a function (X, y, generator=...) -> (X, y), got {transform!r}"
+            )
+        self.transform = transform
         self.X, self.y = X, y
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -203,4 +222,5 @@ class TensorLoader:
         else:
             X, y = self.X, self.y
         for start in range(0, n, self.batch_size):
-            yield X[start : start + self.batch_size], y[start : start + self.batch_size]
+            batch = X[start : start + self.batch_size], y[start : start + self.batch_size]
+            yield batch if self.transform is None else self.transform(*batch, generator=self.generator)

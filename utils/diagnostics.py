@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from utils._validate import choice
+from utils._validate import choice, positive_int
 
 _ACTIVATION_TYPES = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU,
@@ -71,14 +71,23 @@ def _dead_fraction(module: nn.Module, out: Tensor) -> float:
 class LayerMonitor:
     """Record activation and gradient statistics of selected layers with hooks.
 
+    A *pass* is one forward call of ``model``. On every ``every``-th pass (the
+    1st, the ``1 + every``-th, ...) each monitored layer records a
+    :class:`LayerStats` for each of its calls: a module reused within one pass
+    (weight tying, a recurrent cell) gets one record per call, named ``name``,
+    ``name@2``, ``name@3`` in call order. Sampling (``every=10``) keeps the
+    cost of monitoring a long training run small.
+
     Args:
         model: any module.
         layers: ``"activation"`` (default: activation modules, or Linear/Conv
             layers when the model has none), ``"linear"`` (Linear/Conv outputs),
             ``"all"`` (both), or a list of module names from ``named_modules()``.
         optimizer: when given, also record the update:weight ratio
-            ``||W_after - W_before|| / ||W_before||`` of every weight at each step.
+            ``||W_after - W_before|| / ||W_before||`` of every weight, at each
+            optimizer step that follows a recorded pass.
         max_values: how many output/gradient values to keep per layer for histograms.
+        every: record every ``every``-th pass (1 records them all).
     """
 
     def __init__(
@@ -87,15 +96,21 @@ class LayerMonitor:
         layers: str | Sequence[str] = "activation",
         optimizer: torch.optim.Optimizer | None = None,
         max_values: int = 20_000,
+        every: int = 1,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
         self.max_values = max_values
+        self.every = positive_int("every", every)
         self.modules = self._select(model, layers)
         self.records: dict[str, list[LayerStats]] = defaultdict(list)
         self.values: dict[str, Tensor] = {}
         self.grad_values: dict[str, Tensor] = {}
         self.update_ratios: dict[str, list[float]] = defaultdict(list)
+        self.passes = 0  # forward calls of the model seen while attached
+        self._sampled = True  # whether the current pass is recorded
+        self._latest: list[LayerStats] = []  # records of the latest recorded pass, in call order
+        self._calls: dict[str, int] = {}  # calls of each module in the current pass
         self._handles: list = []
         self._before: dict[str, Tensor] = {}
 
@@ -120,23 +135,33 @@ class LayerMonitor:
         return selected
 
     # -- hooks -------------------------------------------------------------
+    def _start_pass(self, *args) -> None:
+        self.passes += 1
+        self._sampled = (self.passes - 1) % self.every == 0
+        if self._sampled:
+            self._latest = []
+            self._calls = {}
+
     def _forward_hook(self, name: str):
         def hook(module: nn.Module, inputs, out: Tensor) -> None:
-            if not isinstance(out, Tensor):
+            if not self._sampled or not isinstance(out, Tensor):
                 return
+            call = self._calls[name] = self._calls.get(name, 0) + 1
+            label = name if call == 1 else f"{name}@{call}"
             detached = out.detach()
             std, mean = torch.std_mean(detached) if detached.numel() > 1 else (torch.zeros(()), detached)
             record = LayerStats(
-                name=name,
+                name=label,
                 mean=mean.item(),
                 std=std.item(),
                 saturated=_saturated_fraction(module, detached),
                 dead=_dead_fraction(module, detached),
             )
-            self.records[name].append(record)
-            self.values[name] = detached.flatten()[: self.max_values].clone()
+            self.records[label].append(record)
+            self._latest.append(record)
+            self.values[label] = detached.flatten()[: self.max_values].clone()
             if out.requires_grad:
-                out.register_hook(self._grad_hook(name, record))
+                out.register_hook(self._grad_hook(label, record))
 
         return hook
 
@@ -152,19 +177,21 @@ class LayerMonitor:
         return {f"{n}.weight": m.weight for n, m in self.model.named_modules() if isinstance(m, _LAYER_TYPES)}
 
     def _before_step(self, *args) -> None:
-        self._before = {n: w.detach().clone() for n, w in self._weights().items()}
+        self._before = {n: w.detach().clone() for n, w in self._weights().items()} if self._sampled else {}
 
     def _after_step(self, *args) -> None:
         for n, w in self._weights().items():
             before = self._before.get(n)
             if before is not None:
                 self.update_ratios[n].append(((w.detach() - before).norm() / before.norm()).item())
+        self._before = {}
 
     # -- lifecycle ---------------------------------------------------------
     def attach(self) -> LayerMonitor:
         """Register the hooks (done by ``with``)."""
         if self._handles:
             return self
+        self._handles.append(self.model.register_forward_pre_hook(self._start_pass))
         for name, module in self.modules.items():
             self._handles.append(module.register_forward_hook(self._forward_hook(name)))
         if self.optimizer is not None:
@@ -196,10 +223,12 @@ class LayerMonitor:
         self.values.clear()
         self.grad_values.clear()
         self.update_ratios.clear()
+        self._latest = []
+        self.passes = 0
 
     def stats(self) -> list[LayerStats]:
-        """The latest :class:`LayerStats` of every monitored layer, in depth order."""
-        return [self.records[n][-1] for n in self.modules if self.records.get(n)]
+        """The :class:`LayerStats` of the latest recorded pass, one per call, in call order."""
+        return list(self._latest)
 
     def series(self, key: str) -> list[float]:
         """One statistic (a :class:`LayerStats` field) of the latest pass, layer by layer."""

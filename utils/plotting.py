@@ -1,7 +1,7 @@
 """Plot helpers: each takes ``ax=None``, draws on it (or a new one) and returns it.
 
-One style (:data:`STYLE`) and one palette (:func:`color_for`) for the whole
-book, so a condition has the same colour in every figure.
+They share the book's style and palette from :mod:`utils.style`, so a
+condition has the same colour in every figure.
 """
 
 from __future__ import annotations
@@ -15,50 +15,7 @@ from matplotlib.axes import Axes
 from torch import Tensor, nn
 
 from utils.experiments import SeedStats
-
-STYLE = {
-    "figure.figsize": (6.0, 3.6),
-    "figure.dpi": 90,
-    "savefig.dpi": 90,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "legend.fontsize": 9,
-    "legend.frameon": False,
-    "font.size": 10,
-    "svg.hashsalt": "tnn",
-}
-
-#: Colour-blind-friendly palette (Okabe-Ito) used in order for unnamed conditions.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-
-#: Fixed colours for conditions that recur across chapters.
-CONDITION_COLORS = {
-    "zeros": "#7f7f7f",
-    "constant": "#7f7f7f",
-    "normal": "#E69F00",
-    "uniform": "#E69F00",
-    "default": "#56B4E9",
-    "xavier_uniform": "#009E73",
-    "xavier_normal": "#009E73",
-    "kaiming_uniform": "#D55E00",
-    "kaiming_normal": "#D55E00",
-    "lecun_normal": "#CC79A7",
-    "lecun_uniform": "#CC79A7",
-    "orthogonal": "#0072B2",
-    "train": "#0072B2",
-    "validation": "#D55E00",
-}
-
-
-def color_for(condition: str | int) -> str:
-    """The book's colour for a named condition, or the ``i``-th palette colour."""
-    if isinstance(condition, int):
-        return PALETTE[condition % len(PALETTE)]
-    return CONDITION_COLORS.get(condition, PALETTE[sum(map(ord, condition)) % len(PALETTE)])
+from utils.style import CONDITION_COLORS, color_for
 
 
 def _ax(ax: Axes | None) -> Axes:

@@ -1,162 +1,14 @@
-"""Exercise checkers: call one on your answer; it prints what is right or wrong and why.
-
-Each checker returns ``True`` when the answer is right, so a solution cell can
-``assert`` it and CI runs the check too.
-"""
+"""Checkers for Chapter 2, initialization (lessons ``02_initialization/*``)."""
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
-
-def _report(ok: bool, name: str, detail: str, hint: str = "") -> bool:
-    if ok:
-        print(f"Correct: {name}. {detail}")
-    else:
-        print(f"Not yet: {name}. {detail}" + (f" Hint: {hint}" if hint else ""))
-    return ok
-
-
-def check_true(condition: bool, name: str, detail: str = "", hint: str = "") -> bool:
-    """Report a yes/no check with an explanation."""
-    return _report(bool(condition), name, detail, hint)
-
-
-def check_close(
-    answer: float,
-    expected: float,
-    name: str = "answer",
-    rtol: float = 0.05,
-    atol: float = 0.0,
-    hint: str = "",
-) -> bool:
-    """Check a number against the expected value within ``atol + rtol * |expected|``."""
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return _report(False, name, f"expected a number, got {answer!r}.", hint)
-    tol = atol + rtol * abs(expected)
-    if not math.isfinite(value):
-        return _report(False, name, f"got {value}, which is not a finite number.", hint)
-    ok = abs(value - expected) <= tol
-    detail = f"got {value:.4g}, expected {expected:.4g} (tolerance ±{tol:.2g})."
-    return _report(ok, name, detail, hint)
-
-
-def _count_linear(sizes: Sequence[int], bias: bool) -> list[int]:
-    return [fan_in * fan_out + (fan_out if bias else 0) for fan_in, fan_out in itertools.pairwise(sizes)]
-
-
-def check_param_count(answer: int, sizes: Sequence[int], bias: bool = True) -> bool:
-    """Check a parameter count for an MLP with layer ``sizes`` (see ``make_mlp``)."""
-    sizes = list(sizes)
-    if len(sizes) < 2:
-        raise ValueError(f"sizes must list at least two layer sizes, got {sizes!r}")
-    per_layer = _count_linear(sizes, bias)
-    expected = sum(per_layer)
-    parts = " + ".join(f"{i}*{o}" + (f"+{o}" if bias else "") for i, o in itertools.pairwise(sizes))
-    if answer == expected:
-        return _report(True, "parameter count", f"{parts} = {expected}.")
-    if answer == sum(_count_linear(sizes, not bias)):
-        hint = "count one bias per output unit." if bias else "these layers have no bias."
-        return _report(False, "parameter count", f"got {answer}, expected {expected}.", hint)
-    return _report(
-        False,
-        "parameter count",
-        f"got {answer}, expected {expected}.",
-        "each Linear layer has fan_in * fan_out weights plus fan_out biases.",
-    )
-
-
-def check_linear_layer(
-    fn: Callable[[Tensor, Tensor, Tensor], Tensor], in_features: int = 3, out_features: int = 2
-) -> bool:
-    """Check ``fn(X, W, b)`` against ``F.linear`` for ``W`` of shape (out, in) and X of shape (batch, in)."""
-    gen = torch.Generator().manual_seed(0)
-    X = torch.randn(5, in_features, generator=gen)
-    W = torch.randn(out_features, in_features, generator=gen)
-    b = torch.randn(out_features, generator=gen)
-    expected = F.linear(X, W, b)
-    try:
-        got = fn(X, W, b)
-    except RuntimeError as exc:
-        return _report(
-            False,
-            "linear layer",
-            f"it raised: {exc}",
-            "W has shape (out_features, in_features); use X @ W.T.",
-        )
-    if not isinstance(got, Tensor):
-        return _report(False, "linear layer", f"expected a tensor, got {type(got).__name__}.")
-    if got.shape != expected.shape:
-        return _report(
-            False,
-            "linear layer",
-            f"output shape {tuple(got.shape)}, expected {tuple(expected.shape)} = (batch, out_features).",
-            "one row per example, one column per output unit.",
-        )
-    if torch.allclose(got, expected - b, atol=1e-5):
-        return _report(False, "linear layer", "the output is off by exactly the bias.", "add b.")
-    ok = torch.allclose(got, expected, atol=1e-5)
-    detail = "matches F.linear on a random batch." if ok else "values differ from F.linear."
-    return _report(ok, "linear layer", detail, "" if ok else "compute X @ W.T + b.")
-
-
-def check_symmetry_broken(model: torch.nn.Module, atol: float = 1e-6) -> bool:
-    """Check that no two hidden units of any hidden Linear layer are identical (lesson 01_weights/03)."""
-    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
-    if len(layers) < 2:
-        raise ValueError(f"model must have at least two Linear layers (one hidden), got {len(layers)}")
-    details, ok = [], True
-    for name, layer in layers[:-1]:  # the last layer's units are the outputs, tied to different targets
-        rows = layer.weight.detach()  # (units, fan_in): one row of incoming weights per unit
-        if layer.bias is not None:
-            rows = torch.cat([rows, layer.bias.detach()[:, None]], dim=1)  # a unit is its row and its bias
-        gaps = (rows[:, None, :] - rows[None, :, :]).abs().amax(dim=2)  # (units, units)
-        gaps.fill_diagonal_(math.inf)
-        closest = gaps.min().item() if len(rows) > 1 else math.inf
-        ok &= closest > atol
-        details.append(f"{name}: closest pair of units differs by {closest:.2g}")
-    hint = "units with equal incoming weights and bias get equal gradients; start them from different values."
-    return _report(ok, "symmetry broken", "; ".join(details) + f" (needs > {atol:.0e}).", "" if ok else hint)
-
-
-@torch.no_grad()
-def check_signal_preserved(
-    model: torch.nn.Module, low: float = 0.7, high: float = 1.4, batch_size: int = 1024, seed: int = 0
-) -> bool:
-    """Check that every Linear output of ``model`` keeps a std in [low, high] (lesson 01_weights/03)."""
-    if not 0 < low < high:
-        raise ValueError(f"low and high must satisfy 0 < low < high, got low={low!r}, high={high!r}")
-    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
-    if not layers:
-        raise ValueError("model has no Linear layer to check")
-    stds: dict[str, float] = {}
-
-    def record(name: str):
-        return lambda _module, _inputs, out: stds.__setitem__(name, out.std().item())
-
-    handles = [m.register_forward_hook(record(n)) for n, m in layers]
-    try:
-        X = torch.randn(batch_size, layers[0][1].in_features, generator=torch.Generator().manual_seed(seed))
-        model((X - X.mean(dim=0)) / X.std(dim=0))  # a standardized (batch_size, in_features) batch
-    finally:
-        for handle in handles:
-            handle.remove()
-    bad = [(n, s) for n, s in stds.items() if not low <= s <= high]
-    span = f"layer stds range from {min(stds.values()):.3g} to {max(stds.values()):.3g}"
-    band = f"[{low}, {high}]"
-    if not bad:
-        return _report(True, "signal preserved", f"All {len(stds)} layers stay in {band}; {span}.")
-    first = f"first {bad[0][0]} (std {bad[0][1]:.3g})"
-    detail = f"{len(bad)} of {len(stds)} layers leave {band}, {first}; {span}."
-    return _report(False, "signal preserved", detail, "a layer multiplies the std by std_w * sqrt(fan_in).")
+from utils.checks.core import report
 
 
 def _kaiming_depth_std(num_layers: int, gain: float, negative_slope: float) -> float:
@@ -175,19 +27,19 @@ def check_kaiming_depth_std(
     try:
         value = float(answer)
     except (TypeError, ValueError):
-        return _report(False, name, f"expected a number, got {answer!r}.")
+        return report(False, name, f"expected a number, got {answer!r}.")
     expected = _kaiming_depth_std(num_layers, gain, negative_slope)
     per_layer = gain**2 * (1.0 + negative_slope**2) / 2.0
     detail = f"got {value:.4g}, expected {expected:.4g}."
     if math.isfinite(value) and abs(value - expected) <= 0.015 * expected:
-        return _report(True, name, f"{detail} Each layer after the first multiplies Var by {per_layer:.4g}.")
+        return report(True, name, f"{detail} Each layer after the first multiplies Var by {per_layer:.4g}.")
     if math.isclose(value, _kaiming_depth_std(num_layers, gain, 0.0), rel_tol=0.015):
         hint = f"leaky ReLU keeps the negative half times {negative_slope}: E[f(z)^2] = (1 + a^2) Var[z] / 2."
     elif math.isclose(value, expected * math.sqrt(per_layer), rel_tol=0.015):
         hint = "layer 1 sees the raw input (variance 1), not an activation: count num_layers - 1 factors."
     else:
         hint = "layer 1 has Var = gain^2; every later layer multiplies it by gain^2 (1 + a^2) / 2."
-    return _report(False, name, detail, hint)
+    return report(False, name, detail, hint)
 
 
 def _draw_initializer(
@@ -205,11 +57,11 @@ def _draw_initializer(
         else:
             got = fn(shape, **kwargs)
     except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
-        _report(False, name, f"{case}: it raised {type(exc).__name__}: {exc}")
+        report(False, name, f"{case}: it raised {type(exc).__name__}: {exc}")
         return None
     if not isinstance(got, Tensor) or tuple(got.shape) != tuple(shape):
         kind = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
-        _report(False, name, f"{case}: expected a tensor of shape {shape}, got {kind}.")
+        report(False, name, f"{case}: expected a tensor of shape {shape}, got {kind}.")
         return None
     return got
 
@@ -239,11 +91,11 @@ def check_kaiming_uniform(fn: Callable[..., Tensor]) -> bool:
         top, std, detail = _uniform_detail(got, reference, bound, case)
         ref_std = reference.std().item()
         if top > bound * (1 + 1e-5):
-            return _report(False, name, detail, "draw from U(-bound, bound): no value may exceed it.")
+            return report(False, name, detail, "draw from U(-bound, bound): no value may exceed it.")
         if abs(std / ref_std - 1) > 0.05 or top < 0.95 * bound or abs(got.mean().item()) > 0.05 * bound:
             hint = "U(-b, b) has variance b^2 / 3, so b = gain * sqrt(3 / fan); fan depends on mode."
-            return _report(False, name, detail, hint)
-    return _report(True, name, f"bounds and stds match nn.init.kaiming_uniform_ in {len(cases)} cases.")
+            return report(False, name, detail, hint)
+    return report(True, name, f"bounds and stds match nn.init.kaiming_uniform_ in {len(cases)} cases.")
 
 
 def _second_moment_gain(activation: torch.nn.Module) -> float:
@@ -269,14 +121,14 @@ def check_gain_estimate(fn: Callable[[torch.nn.Module], float]) -> bool:
         try:
             value = float(fn(activation))
         except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
-            return _report(False, name, f"{label}: it raised {type(exc).__name__}: {exc}")
+            return report(False, name, f"{label}: it raised {type(exc).__name__}: {exc}")
         if not (math.isfinite(value) and abs(value - expected) <= 0.01 * expected):
             hint = "keep Var[z] = 1 from layer to layer: gain^2 * E[f(z)^2] = 1 for z ~ N(0, 1)."
             if math.isfinite(value) and value > 0 and abs(1 / value - expected) <= 0.01 * expected:
                 hint = "you returned sqrt(E[f(z)^2]); the gain is its reciprocal."
-            return _report(False, name, f"{label}: got {value:.4g}, expected {expected:.4g}.", hint)
+            return report(False, name, f"{label}: got {value:.4g}, expected {expected:.4g}.", hint)
         results.append(f"{label} {value:.4f}")
-    return _report(True, name, "; ".join(results) + " (each within 1%).")
+    return report(True, name, "; ".join(results) + " (each within 1%).")
 
 
 def _transfer_source() -> torch.nn.Module:
@@ -296,53 +148,53 @@ def check_transfer_model(fn: Callable[[torch.nn.Module, int], torch.nn.Module], 
     try:
         model = fn(source, num_classes)
     except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
-        return _report(False, name, f"it raised {type(exc).__name__}: {exc}")
+        return report(False, name, f"it raised {type(exc).__name__}: {exc}")
     if not isinstance(model, torch.nn.Module):
-        return _report(False, name, f"expected a module, got {type(model).__name__}.")
+        return report(False, name, f"expected a module, got {type(model).__name__}.")
     if not all(p.requires_grad for p in source.parameters()):
-        return _report(
+        return report(
             False,
             name,
             "the source model was frozen too.",
             "copy.deepcopy(source) first, then freeze the copy.",
         )
     if any(not torch.equal(v, snapshot[k]) for k, v in source.state_dict().items()):
-        return _report(False, name, "the source model's weights changed.", "work on copy.deepcopy(source).")
+        return report(False, name, "the source model's weights changed.", "work on copy.deepcopy(source).")
     if model is source or any(
         p.data_ptr() == q.data_ptr() for p in model.parameters() for q in source.parameters()
     ):
-        return _report(
+        return report(
             False, name, "the new model shares weights with the source.", "start from copy.deepcopy(source)."
         )
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     if len(linears) != 3:
         hint = "add_module appends after the old head; assign to its name (model.linear3 = ...) instead."
-        return _report(False, name, f"the model has {len(linears)} Linear layers, the source has 3.", hint)
+        return report(False, name, f"the model has {len(linears)} Linear layers, the source has 3.", hint)
     X = torch.randn(5, 8, generator=torch.Generator().manual_seed(0))
     try:
         out = model(X)
     except Exception as exc:  # e.g. a head whose in_features does not match the body
-        return _report(False, name, f"the forward pass raised {type(exc).__name__}: {exc}")
+        return report(False, name, f"the forward pass raised {type(exc).__name__}: {exc}")
     if tuple(out.shape) != (5, num_classes):
-        return _report(False, name, f"output shape {tuple(out.shape)}, expected (5, {num_classes}).",
+        return report(False, name, f"output shape {tuple(out.shape)}, expected (5, {num_classes}).",
                        "the new head maps the body's features to num_classes outputs.")  # fmt: skip
     head, body = linears[-1], linears[:-1]
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     if trainable != {id(p) for p in head.parameters()}:
         names = [n for n, p in model.named_parameters() if p.requires_grad]
-        return _report(False, name, f"trainable parameters: {names}; only the new head's should be.",
+        return report(False, name, f"trainable parameters: {names}; only the new head's should be.",
                        "call requires_grad_(False) on the copy before you create the new head.")  # fmt: skip
     source_body = [m for m in source.modules() if isinstance(m, torch.nn.Linear)][:-1]
     if not all(
         torch.equal(b.weight, s.weight) and torch.equal(b.bias, s.bias) for b, s in zip(body, source_body)
     ):
-        return _report(
+        return report(
             False, name, "the body's weights differ from the source's.", "keep the copied body as it is."
         )
     count = sum(p.numel() for p in head.parameters())
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
     detail = f"frozen copy of the body ({frozen} parameters), new head ({count} trainable); source untouched."
-    return _report(True, name, detail)
+    return report(True, name, detail)
 
 
 def check_finetune_optimizer(
@@ -360,14 +212,12 @@ def check_finetune_optimizer(
     try:
         optimizer = fn(model, lr, body_lr)
     except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
-        return _report(False, name, f"it raised {type(exc).__name__}: {exc}")
+        return report(False, name, f"it raised {type(exc).__name__}: {exc}")
     if not isinstance(optimizer, torch.optim.Optimizer):
-        return _report(False, name, f"expected a torch.optim optimizer, got {type(optimizer).__name__}.")
+        return report(False, name, f"expected a torch.optim optimizer, got {type(optimizer).__name__}.")
     frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
     if frozen:
-        return _report(
-            False, name, f"still frozen: {frozen}.", "call model.requires_grad_(True) to unfreeze."
-        )
+        return report(False, name, f"still frozen: {frozen}.", "call model.requires_grad_(True) to unfreeze.")
     lr_of: dict[int, list[float]] = {}
     for group in optimizer.param_groups:
         for p in group["params"]:
@@ -377,13 +227,13 @@ def check_finetune_optimizer(
         got = lr_of.get(id(p), [])
         if len(got) != 1:
             detail = f"{param_name} appears in {len(got)} parameter groups, not exactly one."
-            return _report(False, name, detail, "one group for the body, one for the head.")
+            return report(False, name, detail, "one group for the body, one for the head.")
         if not math.isclose(got[0], expected):
             detail = f"{param_name} has lr {got[0]:g}, expected {expected:g}."
-            return _report(
+            return report(
                 False, name, detail, "the head (last Linear) gets lr, every other parameter body_lr."
             )
-    return _report(True, name, f"every parameter is trainable; body at lr {body_lr:g}, head at lr {lr:g}.")
+    return report(True, name, f"every parameter is trainable; body at lr {body_lr:g}, head at lr {lr:g}.")
 
 
 def check_xavier_uniform(fn: Callable[..., Tensor]) -> bool:
@@ -415,8 +265,8 @@ def check_xavier_uniform(fn: Callable[..., Tensor]) -> bool:
             hint = "draw from U(-bound, bound): no value may exceed it."
         else:
             hint = "U(-a, a) has variance a^2 / 3, so a = gain * sqrt(6 / (fan_in + fan_out))."
-        return _report(False, name, detail, hint)
-    return _report(True, name, f"bounds and stds match nn.init.xavier_uniform_ in {len(cases)} cases.")
+        return report(False, name, detail, hint)
+    return report(True, name, f"bounds and stds match nn.init.xavier_uniform_ in {len(cases)} cases.")
 
 
 def _orthogonal_up_to_scale(weight: Tensor) -> float:
@@ -460,20 +310,20 @@ def check_lsuv(fn: Callable[[torch.nn.Module, Tensor], object], tol: float = 0.1
         try:
             fn(model, X)
         except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
-            return _report(False, name, f"on the {label} it raised {type(exc).__name__}: {exc}")
+            return report(False, name, f"on the {label} it raised {type(exc).__name__}: {exc}")
         stds = _layer_output_stds(model, X)
         for layer_name, std in stds.items():
             layer = model.get_submodule(layer_name)
             where = f"{label} layer {layer_name} ({type(layer).__name__})"
             if abs(std - 1) > tol:
                 hint = "rescale every Linear and Conv2d layer, first to last, until its output std is 1."
-                return _report(False, name, f"{where} has output std {std:.3g}, expected 1 ± {tol}.", hint)
+                return report(False, name, f"{where} has output std {std:.3g}, expected 1 ± {tol}.", hint)
             deviation = _orthogonal_up_to_scale(layer.weight)
             if deviation > 1e-3:
                 hint = "start each layer from nn.init.orthogonal_, then only rescale it."
-                return _report(False, name, f"{where} is not orthogonal up to scale ({deviation:.2g}).", hint)
+                return report(False, name, f"{where} is not orthogonal up to scale ({deviation:.2g}).", hint)
     detail = "every Linear and Conv2d output has std 1, and every weight is a scaled orthogonal matrix."
-    return _report(True, name, detail)
+    return report(True, name, detail)
 
 
 def check_jacobian_singular_values(fn: Callable[[torch.nn.Module, Tensor], Tensor]) -> bool:
@@ -491,13 +341,13 @@ def check_jacobian_singular_values(fn: Callable[[torch.nn.Module, Tensor], Tenso
         try:
             got = torch.as_tensor(fn(model, x), dtype=torch.float64).flatten()
         except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
-            return _report(False, name, f"on {shape} it raised {type(exc).__name__}: {exc}")
+            return report(False, name, f"on {shape} it raised {type(exc).__name__}: {exc}")
         if got.shape != expected.shape:
             hint = "the Jacobian has one row per output and one column per input."
             detail = f"on {shape}: got {got.numel()} values, expected {expected.numel()}."
-            return _report(False, name, detail, hint)
+            return report(False, name, detail, hint)
         if not torch.allclose(got.sort(descending=True).values, expected, rtol=1e-5, atol=1e-8):
             hint = "use torch.autograd.functional.jacobian(model, x), then torch.linalg.svdvals."
-            return _report(False, name, f"on {shape}: the values differ from the reference.", hint)
+            return report(False, name, f"on {shape}: the values differ from the reference.", hint)
     detail = f"matches torch.linalg.svdvals of the autograd Jacobian on {len(cases)} networks."
-    return _report(True, name, detail)
+    return report(True, name, detail)
