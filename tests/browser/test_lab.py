@@ -1,0 +1,129 @@
+"""``make lab`` as a reader uses it: JupyterLab serves a lesson, and its kernel runs it.
+
+The test starts ``make lab`` on a free port of 127.0.0.1 (with a token, no browser, and
+its own Jupyter settings and runtime folders), over a temporary copy of one lesson so
+that JupyterLab's autosave never touches the repository. In headless Chromium it opens
+the notebook, checks that it renders, runs the Colab install cell and the setup cell,
+and then asks the kernel which Python it is and where ``utils`` comes from.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from booksite import ROOT, PageLog, open_context, watch
+
+pytestmark = pytest.mark.browser
+
+LESSON = ROOT / "lessons" / "01_weights" / "01_neurons_and_layers.ipynb"
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """``make lab`` serving a copy of one lesson; yields (base URL, token)."""
+    tmp = tmp_path_factory.mktemp("lab")
+    shutil.copy(LESSON, tmp / LESSON.name)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = os.environ | {
+        "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
+    }
+    env.pop("TNN_NUM_THREADS", None)
+    args = (
+        f"--no-browser --ServerApp.port={port} --ServerApp.port_retries=0 "
+        f"--IdentityProvider.token={token}"
+    )
+    log = open(tmp / "lab.log", "w")
+    server = subprocess.Popen(
+        ["make", "-s", "lab", f"LAB_DIR={tmp}", f"LAB_ARGS={args}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # make and jupyter in one process group, stopped together
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"make lab did not start:\n{(tmp / 'lab.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+def _output_of(cell) -> str:
+    return cell.locator(".jp-OutputArea-output").all_inner_texts()
+
+
+def test_make_lab_serves_a_lesson_whose_kernel_runs_it(browser, lab) -> None:
+    base, token = lab
+    context = open_context(browser, PageLog())
+    page = context.new_page()
+    log = PageLog()
+    watch(page, log)
+    try:
+        page.goto(f"{base}/lab/tree/{LESSON.name}?token={token}", wait_until="load")
+        notebook = page.locator(".jp-NotebookPanel .jp-Notebook")
+        notebook.wait_for(timeout=120_000)
+        title = notebook.locator(".jp-MarkdownCell h1").first
+        title.wait_for(timeout=60_000)
+        assert title.inner_text().startswith("Neurons and layers"), "the lesson's title is not rendered"
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+
+        # Run the title, the Colab install cell and the setup cell, as a reader does.
+        notebook.locator(".jp-Cell").first.click()
+        page.keyboard.press("Escape")
+        for _ in range(3):
+            page.keyboard.press("Shift+Enter")
+        code = notebook.locator(".jp-CodeCell")
+        for index, count in ((0, 1), (1, 2)):
+            prompt = code.nth(index).locator(".jp-InputPrompt")
+            prompt.filter(has_text=f"[{count}]").wait_for(timeout=120_000)
+        errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        assert errors.count() == 0, f"the first cells wrote errors: {errors.all_inner_texts()}"
+
+        # Which Python runs the kernel, and which utils it imports.
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")
+        page.keyboard.press("Enter")
+        page.keyboard.type("import sys, utils; print(sys.executable); print(utils.__file__)")
+        page.keyboard.press("Shift+Enter")
+        probe = notebook.locator(".jp-CodeCell").filter(has_text="print(sys.executable)")
+        output = probe.locator(".jp-OutputArea-output").first
+        output.wait_for(timeout=60_000)
+        executable, utils_file = output.inner_text().split()[:2]
+        assert Path(executable).resolve() == VENV_PYTHON.resolve(), f"the kernel runs {executable}"
+        assert Path(utils_file).resolve() == (ROOT / "utils" / "__init__.py").resolve(), utils_file
+    finally:
+        context.close()
