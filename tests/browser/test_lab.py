@@ -47,10 +47,7 @@ def lab(tmp_path_factory):
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
     }
     env.pop("TNN_NUM_THREADS", None)
-    args = (
-        f"--no-browser --ServerApp.port={port} --ServerApp.port_retries=0 "
-        f"--IdentityProvider.token={token}"
-    )
+    args = f"--no-browser --ServerApp.port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
     log = open(tmp / "lab.log", "w")
     server = subprocess.Popen(
         ["make", "-s", "lab", f"LAB_DIR={tmp}", f"LAB_ARGS={args}"],
