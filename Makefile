@@ -25,7 +25,7 @@ export CHROMIUM
 # make check-lesson LESSON=lessons/NN_chapter/NN_slug.ipynb (several paths may be given)
 LESSON ?=
 
-.PHONY: book test lint unit nbval nbval-portable nbval-avx2 book-check browser lab regen \
+.PHONY: book test lint unit nbval nbval-portable nbval-avx2 book-check browser browser-suite lab regen \
         check-lesson colab-cells bench clean help system-deps-book system-deps-test
 
 help:
@@ -89,6 +89,10 @@ book-check: $(STAMP) $(NODE_STAMP)
 # opens a lesson in JupyterLab. Failing pages are saved in tests/screenshots/;
 # `$(BIN)/pytest -m browser tests/browser --screenshots` after a build saves every page.
 browser: system-deps-test book-check
+	$(MAKE) --no-print-directory browser-suite
+
+# The suite alone, on the current build (make bench times it this way).
+browser-suite: $(STAMP)
 	TNN_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m browser -n 2 tests/browser
 
 # JupyterLab from .venv on the lessons, listening on 127.0.0.1 only. JUPYTER_PATH puts the

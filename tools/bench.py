@@ -1,9 +1,16 @@
 """Speed benchmark (``make bench``): prints figures, asserts nothing.
 
-1. Wall time of each lesson, executed top to bottom in a fresh kernel (budget: 60 s).
-2. ``utils.train`` against a bare PyTorch loop on the same model and data
-   (target ratio: at most 1.10).
-3. Training with ``LayerMonitor`` hooks attached against without.
+1. Wall and kernel CPU time of each lesson, executed top to bottom in a fresh
+   kernel (budget: 60 s each).
+2. Each part of ``make test``, timed by running its make target, and the part's
+   cost per lesson (target: the nbval passes and the browser suite together at
+   most about 18 s per lesson).
+3. ``utils.train`` against a bare PyTorch loop on the same model and data
+   (target ratio: at most 1.10), and training with ``LayerMonitor`` hooks sampling
+   every 10th step against hooks off (target: at most 1.3).
+
+``python tools/bench.py LESSON.ipynb ...`` times only the lessons given;
+``--no-parts`` skips part 2, which runs most of ``make test``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import argparse
 import copy
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -84,17 +92,43 @@ def loop_ratios() -> dict[str, float]:
     def run_bare():
         bare_loop(copy.deepcopy(base), TensorLoader(X, y, 64, seed=0), num_epochs, lr)
 
-    def run_hooks():
-        model = copy.deepcopy(base)
-        with LayerMonitor(model, layers="all"):
-            train(model, TensorLoader(X, y, 64, seed=0), num_epochs=num_epochs, lr=lr)
+    def hooks(every: int):
+        def run_hooks():
+            model = copy.deepcopy(base)
+            with LayerMonitor(model, layers="all", every=every):
+                train(model, TensorLoader(X, y, 64, seed=0), num_epochs=num_epochs, lr=lr)
 
-    return interleaved_medians({"bare": run_bare, "utils": run_utils, "hooks": run_hooks})
+        return run_hooks
+
+    return interleaved_medians(
+        {"bare": run_bare, "utils": run_utils, "hooks_10": hooks(10), "hooks_1": hooks(1)}
+    )
+
+
+#: The parts of ``make test`` in the order it runs them (system-deps is a no-op when installed).
+PARTS = ("lint", "unit", "nbval", "nbval-portable", "book-check", "browser-suite")
+
+
+def time_parts(num_lessons: int) -> None:
+    """Run each part of ``make test`` by its make target and print its wall time."""
+    print(f"{'part of make test':<24}{'wall (s)':>10}{'per lesson (s)':>16}")
+    seconds = {}
+    for part in PARTS:
+        start = time.perf_counter()
+        done = subprocess.run(["make", "-s", part], cwd=ROOT, capture_output=True, text=True)
+        seconds[part] = time.perf_counter() - start
+        status = "" if done.returncode == 0 else "  FAILED (the time is still shown)"
+        print(f"{part:<24}{seconds[part]:>10.1f}{seconds[part] / num_lessons:>16.1f}{status}", flush=True)
+    per_lesson = sum(seconds[p] for p in ("nbval", "nbval-portable", "browser-suite")) / num_lessons
+    print(f"{'total':<24}{sum(seconds.values()):>10.1f}")
+    print(f"nbval + nbval-portable + browser suite per lesson: {per_lesson:.1f} s (target: about 18 s)")
+    print()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="time the lessons and the training loop")
-    parser.add_argument("lessons", nargs="*", help="lesson notebooks (default: all, then the loop)")
+    parser.add_argument("lessons", nargs="*", help="lesson notebooks (default: all, then the rest)")
+    parser.add_argument("--no-parts", action="store_true", help="do not time the parts of make test")
     args = parser.parse_args()
     lessons = [Path(p).resolve() for p in args.lessons] or sorted(
         p for p in (ROOT / "lessons").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
@@ -111,6 +145,8 @@ def main() -> None:
     print()
     if args.lessons:
         return
+    if not args.no_parts:
+        time_parts(len(lessons))
     t = loop_ratios()
     print(
         f"training loop, median of {REPEATS} interleaved runs (MLP 40-128-128-10, 4000 MNIST-1D, 5 epochs):"
@@ -118,7 +154,11 @@ def main() -> None:
     print(f"  bare PyTorch loop        {t['bare']:.3f} s")
     ratio = t["utils"] / t["bare"]
     print(f"  utils.train              {t['utils']:.3f} s   ratio to bare {ratio:.2f}  (target <= 1.10)")
-    print(f"  utils.train + hooks on   {t['hooks']:.3f} s   ratio to hooks off {t['hooks'] / t['utils']:.2f}")
+    for every, target in ((10, "  (target <= 1.3)"), (1, "")):
+        hooks = t[f"hooks_{every}"]
+        label = f"hooks, every={every}"
+        ratio = hooks / t["utils"]
+        print(f"  utils.train + {label:<11}{hooks:.3f} s   ratio to hooks off {ratio:.2f}{target}")
 
 
 if __name__ == "__main__":
