@@ -89,35 +89,3 @@ def check_symmetry_broken(model: torch.nn.Module, atol: float = 1e-6) -> bool:
         details.append(f"{name}: closest pair of units differs by {closest:.2g}")
     hint = "units with equal incoming weights and bias get equal gradients; start them from different values."
     return report(ok, "symmetry broken", "; ".join(details) + f" (needs > {atol:.0e}).", "" if ok else hint)
-
-
-@torch.no_grad()
-def check_signal_preserved(
-    model: torch.nn.Module, low: float = 0.7, high: float = 1.4, batch_size: int = 1024, seed: int = 0
-) -> bool:
-    """Check that every Linear output of ``model`` keeps a std in [low, high] (lesson 01_weights/03)."""
-    if not 0 < low < high:
-        raise ValueError(f"low and high must satisfy 0 < low < high, got low={low!r}, high={high!r}")
-    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
-    if not layers:
-        raise ValueError("model has no Linear layer to check")
-    stds: dict[str, float] = {}
-
-    def record(name: str):
-        return lambda _module, _inputs, out: stds.__setitem__(name, out.std().item())
-
-    handles = [m.register_forward_hook(record(n)) for n, m in layers]
-    try:
-        X = torch.randn(batch_size, layers[0][1].in_features, generator=torch.Generator().manual_seed(seed))
-        model((X - X.mean(dim=0)) / X.std(dim=0))  # a standardized (batch_size, in_features) batch
-    finally:
-        for handle in handles:
-            handle.remove()
-    bad = [(n, s) for n, s in stds.items() if not low <= s <= high]
-    span = f"layer stds range from {min(stds.values()):.3g} to {max(stds.values()):.3g}"
-    band = f"[{low}, {high}]"
-    if not bad:
-        return report(True, "signal preserved", f"All {len(stds)} layers stay in {band}; {span}.")
-    first = f"first {bad[0][0]} (std {bad[0][1]:.3g})"
-    detail = f"{len(bad)} of {len(stds)} layers leave {band}, {first}; {span}."
-    return report(False, "signal preserved", detail, "a layer multiplies the std by std_w * sqrt(fan_in).")
