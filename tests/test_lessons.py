@@ -218,8 +218,6 @@ TYPED_NUMBERS_PENDING = {
     "02_initialization/02_xavier.ipynb",
     "02_initialization/03_kaiming.ipynb",
     "02_initialization/04_orthogonal_lsuv_selu.ipynb",
-    "02_initialization/05_pretraining_transfer.ipynb",
-    "02_initialization/06_choosing.ipynb",
 }
 PAGES = sorted((ROOT / "book").glob("*.md"))
 
