@@ -9,11 +9,11 @@ import torch
 
 from utils.checks.optimizers import (
     check_batch_variance,
+    check_extreme_eigenvalue,
     check_heavy_ball,
     check_optimizer,
     check_schedule,
     check_stability_limit,
-    check_top_eigenvalue,
 )
 
 
@@ -86,25 +86,38 @@ def test_check_stability_limit(capsys):
     assert check_stability_limit(None, A) is False
 
 
-def test_check_top_eigenvalue(capsys):
-    def power_iteration(matvec, dim):
-        v = torch.ones(dim, dtype=torch.float64) / math.sqrt(dim)
-        for _ in range(500):
-            v = matvec(v)
-            v = v / v.norm()
-        return (v @ matvec(v)).item()
+def _power_iteration(matvec, dim):
+    v = torch.ones(dim, dtype=torch.float64) / math.sqrt(dim)
+    for _ in range(500):
+        v = matvec(v)
+        v = v / v.norm()
+    return (v @ matvec(v)).item()
 
-    assert check_top_eigenvalue(power_iteration) is True
+
+def test_check_extreme_eigenvalue(capsys):
+    assert check_extreme_eigenvalue(_power_iteration) is True
     assert "each within 1%" in capsys.readouterr().out
 
     def diagonal_sum(matvec, dim):  # the trace: the sum of all eigenvalues, not the largest
         columns = [matvec(torch.eye(dim, dtype=torch.float64)[i])[i] for i in range(dim)]
         return float(sum(columns))
 
-    assert check_top_eigenvalue(diagonal_sum) is False
+    assert check_extreme_eigenvalue(diagonal_sum) is False
     assert "Hint: repeat v" in capsys.readouterr().out
-    assert check_top_eigenvalue(lambda matvec, dim: 1 / 0) is False
+    assert check_extreme_eigenvalue(lambda matvec, dim: 1 / 0) is False
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_check_extreme_eigenvalue_smallest_by_a_shift(capsys):
+    def smallest(matvec, dim):
+        top = _power_iteration(matvec, dim)
+        return top - _power_iteration(lambda v: top * v - matvec(v), dim)
+
+    assert check_extreme_eigenvalue(smallest, which="smallest") is True
+    assert check_extreme_eigenvalue(_power_iteration, which="smallest") is False
+    assert "c I - A" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"which='middle' is not valid; choose one of: largest, smallest"):
+        check_extreme_eigenvalue(_power_iteration, which="middle")
 
 
 def test_check_batch_variance(capsys):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from utils._validate import choice
 from utils.checks.core import report
 from utils.optim import OptimizerFactory, UpdateRule, compare_with_torch
 
@@ -85,32 +86,38 @@ def check_stability_limit(answer: float, A: Tensor) -> bool:
 
 
 def _test_matrices() -> list[Tensor]:
-    """Three symmetric positive semi-definite matrices with known, well-separated top eigenvalues."""
+    """Three symmetric positive definite matrices with known, well-separated extreme eigenvalues."""
     gen = torch.Generator().manual_seed(0)
     mats = []
     for dim, top in [(5, 3.0), (20, 40.0), (50, 0.5)]:
         Q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=gen, dtype=torch.float64))
-        eigenvalues = torch.linspace(0.0, 0.6 * top, dim, dtype=torch.float64)
-        eigenvalues[-1] = top  # a clear gap below the top eigenvalue
+        eigenvalues = torch.linspace(0.3 * top, 0.6 * top, dim, dtype=torch.float64)
+        eigenvalues[0], eigenvalues[-1] = 0.05 * top, top  # clear gaps at both ends
         mats.append(Q @ torch.diag(eigenvalues) @ Q.T)
     return mats
 
 
-def check_top_eigenvalue(fn: Callable[[Callable[[Tensor], Tensor], int], float]) -> bool:
-    """Check ``fn(matvec, dim)``, the largest eigenvalue from matrix-vector products (lesson 05/01)."""
-    name = "top eigenvalue"
+def check_extreme_eigenvalue(
+    fn: Callable[[Callable[[Tensor], Tensor], int], float], which: str = "largest"
+) -> bool:
+    """Check ``fn(matvec, dim)``, the largest or smallest eigenvalue from matrix-vector products (05/01)."""
+    choice("which", which, ("largest", "smallest"))
+    name = f"{which} eigenvalue"
     results = []
     for A in _test_matrices():
-        expected = torch.linalg.eigvalsh(A).max().item()
+        eigenvalues = torch.linalg.eigvalsh(A)
+        expected = (eigenvalues.max() if which == "largest" else eigenvalues.min()).item()
+        size = f"{A.shape[0]}x{A.shape[0]} matrix"
         try:
             got = _number(fn(lambda v, A=A: A @ v, A.shape[0]))
         except Exception as exc:  # a reader's function may fail in any way: report it
-            return report(
-                False, name, f"{A.shape[0]}x{A.shape[0]} matrix: it raised {type(exc).__name__}: {exc}"
-            )
-        if got is None or abs(got - expected) > 0.01 * expected:
-            detail = f"{A.shape[0]}x{A.shape[0]} matrix: got {got!r}, expected {expected:.4g}."
-            hint = "repeat v <- A v / ||A v|| from a random v; the estimate is v . (A v) with ||v|| = 1."
+            return report(False, name, f"{size}: it raised {type(exc).__name__}: {exc}")
+        if got is None or abs(got - expected) > 0.01 * abs(expected):
+            detail = f"{size}: got {got!r}, expected {expected:.4g}."
+            if which == "largest":
+                hint = "repeat v <- A v / ||A v|| from a random v; the estimate is v . (A v) with ||v|| = 1."
+            else:
+                hint = "power iteration on (c I - A), with c >= the largest eigenvalue, finds c - smallest."
             return report(False, name, detail, hint)
         results.append(f"{got:.4g} (true {expected:.4g})")
     return report(True, name, "; ".join(results) + ", each within 1%.")
