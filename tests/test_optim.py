@@ -120,9 +120,26 @@ def test_make_scheduler_follows_the_formulas():
 
 def test_make_scheduler_one_cycle_is_torchs():
     ours = _lrs(lambda o: make_scheduler("one_cycle", o, 50, pct_start=0.25), 50)
-    theirs = _lrs(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, 0.1, total_steps=50, pct_start=0.25), 50)
+    theirs = _lrs(
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(
+            o, 0.1, total_steps=50, pct_start=0.25, cycle_momentum=False
+        ),
+        50,
+    )
     assert ours == pytest.approx(theirs)
     assert max(ours) == pytest.approx(0.1, rel=1e-3)
+
+
+def test_make_scheduler_one_cycle_leaves_the_momentum_alone():
+    plain = torch.optim.SGD(_params(), lr=0.1)
+    make_scheduler("one_cycle", plain, 20)
+    assert plain.param_groups[0]["momentum"] == 0  # PyTorch's default would set it to 0.95
+    adam = torch.optim.Adam(_params(), lr=0.1)
+    scheduler = make_scheduler("one_cycle", adam, 20)
+    for _ in range(10):
+        adam.step()
+        scheduler.step()
+    assert adam.param_groups[0]["betas"] == (0.9, 0.999)
 
 
 def test_make_scheduler_warmup_is_linear_then_the_schedule():

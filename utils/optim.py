@@ -108,7 +108,9 @@ def make_scheduler(
       the peak at the end.
     - ``"cosine"``: a half cosine from the peak down to ``min_lr``.
     - ``"cosine_restarts"``: ``restarts`` equal cosine cycles (SGDR with ``T_mult=1``).
-    - ``"one_cycle"``: ``OneCycleLR`` rising over ``pct_start`` of the run (it has its own warmup).
+    - ``"one_cycle"``: ``OneCycleLR`` rising over ``pct_start`` of the run (it has its own warmup),
+      with ``cycle_momentum=False``: only the learning rate changes (PyTorch's default would also
+      cycle the momentum, and switch it on for plain SGD).
 
     ``warmup_steps > 0`` puts a linear warmup from ``lr / warmup_steps`` to ``lr``
     before any schedule but ``"one_cycle"``; the schedule then runs over the
@@ -128,7 +130,7 @@ def make_scheduler(
             raise ValueError("name='one_cycle' has its own warmup (pct_start); use warmup_steps=0")
         peak = optimizer.param_groups[0]["lr"]
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=peak, total_steps=total_steps, pct_start=pct_start
+            optimizer, max_lr=peak, total_steps=total_steps, pct_start=pct_start, cycle_momentum=False
         )
     steps = total_steps - warmup_steps  # the schedule proper runs after the warmup
     lr_sched = torch.optim.lr_scheduler
