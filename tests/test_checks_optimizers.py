@@ -27,7 +27,9 @@ def _adam(w, grad, state, lr=0.01, betas=(0.9, 0.999), eps=1e-8):
 
 def test_check_optimizer_accepts_adam_written_from_scratch(capsys):
     assert check_optimizer(_adam, lambda p: torch.optim.Adam(p, lr=0.01), steps=200) is True
-    assert capsys.readouterr().out.startswith("Correct: update rule. it matches torch.optim over 200 steps")
+    assert capsys.readouterr().out.startswith(
+        "Correct: update rule. it matches torch.optim at every one of 200"
+    )
 
 
 def test_check_optimizer_reports_the_first_step_of_a_late_difference(capsys):

@@ -20,6 +20,7 @@ from utils.optim import (
     lr_range_test,
     make_optimizer,
     make_scheduler,
+    top_hessian_eigenvalue,
 )
 
 
@@ -299,3 +300,35 @@ def test_lr_range_test_rejects_empty_data_and_reports_no_finite_loss():
     result = lr_range_test(make_mlp([2, 3]), [(X, torch.tensor([0]))])
     with pytest.raises(ValueError, match="no finite loss"):
         _ = result.min_loss_lr
+
+
+# -- top_hessian_eigenvalue -------------------------------------------------------------
+
+
+def test_top_hessian_eigenvalue_matches_the_full_hessian():
+    torch.manual_seed(0)
+    model = make_mlp([2, 6, 1], "tanh").double()
+    X, y = torch.randn(30, 2, dtype=torch.float64), torch.randn(30, 1, dtype=torch.float64)
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    def loss_of_flat(theta):
+        pieces = torch.split(theta, [math.prod(s) for s in shapes])
+        weights = {n: t.reshape(s) for n, t, s in zip(names, pieces, shapes)}
+        return nn.functional.mse_loss(torch.func.functional_call(model, weights, (X,)), y)
+
+    eigenvalues = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of_flat, flat))
+    top = eigenvalues.abs().max().item()
+    estimate = top_hessian_eigenvalue(lambda: nn.functional.mse_loss(model(X), y), model.parameters(), 300)
+    assert estimate == pytest.approx(top, rel=1e-6)
+
+
+def test_top_hessian_eigenvalue_of_a_quadratic_and_bad_input():
+    A = torch.diag(torch.tensor([1.0, 5.0, 10.0], dtype=torch.float64))
+    w = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    assert top_hessian_eigenvalue(lambda: 0.5 * w @ A @ w, [w], iters=200) == pytest.approx(10.0)
+    with pytest.raises(ValueError, match=r"iters must be an integer >= 1"):
+        top_hessian_eigenvalue(lambda: 0.5 * w @ A @ w, [w], iters=0)
+    with pytest.raises(ValueError, match=r"params is empty"):
+        top_hessian_eigenvalue(lambda: 0.5 * w @ A @ w, [])

@@ -9,6 +9,8 @@ Chapter 5 teaches what is here:
   (lessons ``05_optimizers/04_adaptive`` and ``05_schedules``).
 - :func:`lr_range_test` is Smith's learning-rate range test; it leaves the
   model and the optimizer as it found them (lesson ``05_optimizers/05_schedules``).
+- :func:`top_hessian_eigenvalue` estimates the largest curvature of a loss, which
+  sets the largest stable learning rate (lesson ``05_optimizers/01_gradient_descent``).
 
 An *update rule* is a function ``rule(w, grad, state) -> new_w``: it gets one
 parameter tensor ``w``, its gradient, and a dict ``state`` that belongs to this
@@ -243,6 +245,34 @@ def compare_with_torch(
             max_diff.append(max((a - b).abs().max().item() for a, b in pairs))
             scale.append(max(b.abs().max().item() for _, b in pairs))
     return Comparison(max_diff, scale)
+
+
+def top_hessian_eigenvalue(
+    loss_fn: Callable[[], Tensor], params: Iterable[Tensor], iters: int = 100, seed: int = 0
+) -> float:
+    """The Hessian eigenvalue of largest magnitude of ``loss_fn()`` in ``params``, by power iteration.
+
+    Each iteration is one Hessian-vector product (a second backward pass), so the
+    Hessian is never formed. ``loss_fn`` recomputes the loss (e.g. on a fixed
+    batch); the start vector is drawn with ``seed``. Gradient descent on that loss
+    is stable at these weights only for ``lr < 2 / top_hessian_eigenvalue(...)``.
+    Taught in lesson ``05_optimizers/01_gradient_descent``.
+    """
+    positive_int("iters", iters)
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError("params is empty: pass the parameters the loss depends on, e.g. model.parameters()")
+    grads = torch.autograd.grad(loss_fn(), params, create_graph=True)
+    gen = torch.Generator().manual_seed(seed)
+    v = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
+    estimate = math.nan
+    for _ in range(iters):
+        norm = torch.sqrt(sum((x * x).sum() for x in v))
+        v = [x / norm for x in v]  # unit length
+        Hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
+        estimate = sum((a * b).sum() for a, b in zip(v, Hv)).item()  # v^T H v
+        v = [h.detach() for h in Hv]
+    return estimate
 
 
 @dataclass(frozen=True)
