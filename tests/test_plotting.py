@@ -173,3 +173,33 @@ def test_plot_decision_boundary_with_one_logit():
 def test_plot_decision_boundary_rejects_non_2d_inputs(X):
     with pytest.raises(ValueError, match=r"X must have shape \(n, 2\)"):
         plot_decision_boundary(make_mlp([2, 2]), X, torch.zeros(10, dtype=torch.long))
+
+
+# -- plot_loss_contours ----------------------------------------------------------
+
+
+def test_plot_loss_contours_draws_paths_in_the_optimizer_colours():
+    from utils.plotting import plot_loss_contours
+
+    quadratic = lambda w: 0.5 * (4 * w[:, 0] ** 2 + w[:, 1] ** 2)  # noqa: E731
+    path = torch.tensor([[1.0, 1.0], [0.5, 0.8], [0.1, 0.5]])
+    ax = plot_loss_contours(quadratic, {"sgd": path, "adam": path.numpy() / 2}, ax=_ax())
+    assert isinstance(ax, Axes)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert to_hex(lines["sgd"].get_color()) == CONDITION_COLORS["sgd"].lower()
+    np.testing.assert_allclose(lines["adam"].get_xydata(), path.numpy() / 2)
+    assert ax.get_xlim() == (-2.0, 2.0) and len(ax.collections) >= 1
+    plt.close("all")
+
+
+def test_plot_loss_contours_rejects_bad_paths_and_negative_losses():
+    from utils.plotting import plot_loss_contours
+
+    quadratic = lambda w: (w**2).sum(dim=1)  # noqa: E731
+    with pytest.raises(ValueError, match=r"trajectory 'sgd' must have shape \(T, 2\)"):
+        plot_loss_contours(quadratic, {"sgd": np.zeros((5, 3))}, ax=_ax())
+    with pytest.raises(ValueError, match=r"must be >= 0"):
+        plot_loss_contours(lambda w: w[:, 0], ax=_ax())
+    with pytest.raises(ValueError, match=r"resolution and levels must be >= 2"):
+        plot_loss_contours(quadratic, levels=1, ax=_ax())
+    plt.close("all")

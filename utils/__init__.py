@@ -11,6 +11,8 @@ taught somewhere in the book:
 - :mod:`utils.train` -- a small training loop that returns a history.
 - :mod:`utils.diagnostics` -- removable hooks for per-layer statistics.
 - :mod:`utils.experiments` -- repeat a run over seeds, report mean ± std.
+- :mod:`utils.optim` -- optimizers and schedules by name, update rules checked
+  against ``torch.optim``, the learning-rate range test (Chapter 5).
 - :mod:`utils.plotting` -- plot helpers that take ``ax=`` and return it.
 - :mod:`utils.checks` -- auto-checkers for the exercises, one module per chapter
   (``from utils.checks.initialization import check_xavier_uniform``).

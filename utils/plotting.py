@@ -161,3 +161,54 @@ def plot_decision_boundary(
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     return ax
+
+
+def plot_loss_contours(
+    loss_fn: Callable[[Tensor], Tensor],
+    trajectories: Mapping[str, Tensor | np.ndarray | Sequence[Sequence[float]]] | None = None,
+    ax: Axes | None = None,
+    xlim: tuple[float, float] = (-2.0, 2.0),
+    ylim: tuple[float, float] = (-2.0, 2.0),
+    levels: int = 12,
+    resolution: int = 160,
+    markers: bool = True,
+) -> Axes:
+    """Contours of a loss over a 2-D parameter plane, with optimizer paths drawn on top.
+
+    ``loss_fn`` maps a ``(n, 2)`` tensor of points to ``(n,)`` losses (at least 0,
+    e.g. a quadratic with its minimum at 0); the contour levels are spaced on a log
+    scale. ``trajectories`` maps a name (an optimizer: its colour comes from
+    :func:`utils.style.color_for`) to a ``(T, 2)`` path; each starts with a square
+    marker. Taught in lesson ``05_optimizers/01_gradient_descent``.
+    """
+    ax = _ax(ax)
+    if resolution < 2 or levels < 2:
+        raise ValueError(f"resolution and levels must be >= 2, got {resolution} and {levels}")
+    g0, g1 = torch.meshgrid(
+        torch.linspace(*xlim, resolution), torch.linspace(*ylim, resolution), indexing="xy"
+    )
+    grid = torch.stack([g0.flatten(), g1.flatten()], dim=1)  # (resolution**2, 2)
+    with torch.no_grad():
+        values = np.asarray(loss_fn(grid), dtype=float).reshape(g0.shape)
+    if values.min() < 0:
+        raise ValueError(f"loss_fn must be >= 0 on the grid for log-spaced contours, got {values.min():.3g}")
+    low = max(values.min(), 1e-6 * values.max())
+    ax.contour(
+        g0.numpy(), g1.numpy(), values, levels=np.geomspace(low, values.max(), levels),
+        colors="grey", linewidths=0.6, alpha=0.7,
+    )  # fmt: skip
+    for i, (name, path) in enumerate((trajectories or {}).items()):
+        path = np.asarray(path, dtype=float)
+        if path.ndim != 2 or path.shape[1] != 2:
+            raise ValueError(f"trajectory {name!r} must have shape (T, 2), got {path.shape}")
+        color = color_for(name) if name in CONDITION_COLORS else color_for(i)
+        ax.plot(path[:, 0], path[:, 1], color=color, label=name, linewidth=1.2,
+                marker="o" if markers else None, markersize=2.5)  # fmt: skip
+        ax.plot(path[0, 0], path[0, 1], marker="s", color=color, markersize=5)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel("$w_1$")
+    ax.set_ylabel("$w_2$")
+    if trajectories:
+        ax.legend(loc="upper right")
+    return ax
