@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from utils.checks.initialization import check_gain_estimate, check_kaiming_depth_std, check_kaiming_uniform
+from utils.checks.initialization import check_gain_estimate, check_kaiming_depth_std
 from utils.models import make_mlp
 
 
@@ -39,45 +39,6 @@ def test_depth_std_rejects_wrong_answers_with_hints(capsys):
     assert "raw input" in capsys.readouterr().out
     assert check_kaiming_depth_std("two", num_layers=16) is False
     assert capsys.readouterr().out.startswith("Not yet")
-
-
-def _kaiming_uniform(shape, a=0.0, mode="fan_in"):
-    fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
-    fan = fan_in if mode == "fan_in" else fan_out
-    bound = math.sqrt(2.0 / (1 + a**2)) * math.sqrt(3.0 / fan)
-    return (2 * torch.rand(shape) - 1) * bound
-
-
-def test_kaiming_uniform_accepts_a_correct_version(capsys):
-    torch.manual_seed(0)
-    assert check_kaiming_uniform(_kaiming_uniform) is True
-    assert capsys.readouterr().out.startswith("Correct: Kaiming uniform")
-
-
-def test_kaiming_uniform_accepts_nn_init_itself():
-    torch.manual_seed(0)
-    assert check_kaiming_uniform(lambda shape, a, mode: nn.init.kaiming_uniform_(torch.empty(shape), a, mode))
-
-
-def test_kaiming_uniform_rejects_common_mistakes(capsys):
-    torch.manual_seed(0)
-
-    def no_sqrt3(shape, a=0.0, mode="fan_in"):  # bound = gain / sqrt(fan): a third of the variance
-        return _kaiming_uniform(shape, a, mode) / math.sqrt(3.0)
-
-    def normal(shape, a=0.0, mode="fan_in"):  # right std, wrong distribution
-        return torch.randn(shape) * _kaiming_uniform(shape, a, mode).std()
-
-    def ignores_mode(shape, a=0.0, mode="fan_in"):
-        return _kaiming_uniform(shape, a, "fan_in")
-
-    assert check_kaiming_uniform(no_sqrt3) is False
-    assert "b^2 / 3" in capsys.readouterr().out
-    assert check_kaiming_uniform(normal) is False
-    assert "exceed" in capsys.readouterr().out
-    assert check_kaiming_uniform(ignores_mode) is False
-    assert "fan_out" in capsys.readouterr().out
-    assert check_kaiming_uniform(lambda shape, a, mode: torch.rand(3)) is False
 
 
 def _monte_carlo_gain(activation: nn.Module) -> float:

@@ -73,31 +73,6 @@ def _uniform_detail(got: Tensor, reference: Tensor, bound: float, case: str) -> 
     return top, std, detail
 
 
-def check_kaiming_uniform(fn: Callable[..., Tensor]) -> bool:
-    """Check ``fn(shape, a=..., mode=...)`` against ``nn.init.kaiming_uniform_`` (lesson 02/03_kaiming)."""
-    name = "Kaiming uniform"
-    cases = [((512, 256), 0.0, "fan_in"), ((512, 256), 0.0, "fan_out"), ((64, 32, 3, 3), 0.2, "fan_in"),
-             ((64, 32, 3, 3), 0.5, "fan_out")]  # fmt: skip
-    for shape, a, mode in cases:
-        case = f"shape={shape}, a={a}, mode={mode!r}"
-        reference = torch.empty(shape)
-        torch.nn.init.kaiming_uniform_(reference, a=a, mode=mode, generator=torch.Generator().manual_seed(0))
-        fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(reference)
-        fan = fan_in if mode == "fan_in" else fan_out
-        bound = torch.nn.init.calculate_gain("leaky_relu", a) * math.sqrt(3.0 / fan)
-        got = _draw_initializer(fn, shape, name, case, isolate_rng=False, a=a, mode=mode)
-        if got is None:
-            return False
-        top, std, detail = _uniform_detail(got, reference, bound, case)
-        ref_std = reference.std().item()
-        if top > bound * (1 + 1e-5):
-            return report(False, name, detail, "draw from U(-bound, bound): no value may exceed it.")
-        if abs(std / ref_std - 1) > 0.05 or top < 0.95 * bound or abs(got.mean().item()) > 0.05 * bound:
-            hint = "U(-b, b) has variance b^2 / 3, so b = gain * sqrt(3 / fan); fan depends on mode."
-            return report(False, name, detail, hint)
-    return report(True, name, f"bounds and stds match nn.init.kaiming_uniform_ in {len(cases)} cases.")
-
-
 def _second_moment_gain(activation: torch.nn.Module) -> float:
     """Reference gain 1 / sqrt(E[f(z)^2]) for z ~ N(0, 1), by the trapezoid rule on a fine grid."""
     z = torch.linspace(-12.0, 12.0, 240_001, dtype=torch.float64)
