@@ -212,13 +212,6 @@ NOT_MEASURED = re.compile(
     r"|\b\d+\s*×\s*\d+\b",
     re.I,
 )
-# Lessons written before this check; each is removed from the list when its author has moved its
-# typed numbers into glue, code or maths (strict: a listed lesson that passes fails the suite).
-TYPED_NUMBERS_PENDING = {
-    "02_initialization/02_xavier.ipynb",
-    "02_initialization/03_kaiming.ipynb",
-    "02_initialization/04_orthogonal_lsuv_selu.ipynb",
-}
 PAGES = sorted((ROOT / "book").glob("*.md"))
 
 
@@ -251,20 +244,7 @@ def test_typed_number_detector():
     assert typed_numbers("$x$ is 0.5.\n\nA new paragraph, $y$.") == ["'0.5' in '...is 0.5....'"]
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            p,
-            marks=pytest.mark.xfail(strict=True, reason="typed numbers not yet glued")
-            if p.relative_to(ROOT / "lessons").as_posix() in TYPED_NUMBERS_PENDING
-            else (),
-        )
-        for p in LESSONS
-    ]
-    + PAGES,
-    ids=lambda p: p.relative_to(ROOT).as_posix(),
-)
+@pytest.mark.parametrize("path", LESSONS + PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_no_numbers_typed_into_prose(path):
     if path.suffix == ".ipynb":
         cells = _load(path)["cells"]
