@@ -13,9 +13,12 @@ from utils.checks.activations import (
     check_channel_prelu,
     check_count_pieces,
     check_dead_units,
+    check_gelu_mean,
+    check_gelu_sigmoid_error,
     check_gru_cell,
     check_hat_network,
     check_leaky_mean,
+    check_selu_variance_slope,
     check_sigmoid_condition,
     check_tanh_from_sigmoid,
     check_xor_linear_accuracy,
@@ -301,3 +304,43 @@ def test_dead_units_rejects_counting_outputs_or_the_wrong_layers(capsys):
     assert check_dead_units(with_output_layer) is False
     assert "one number per hidden layer" in capsys.readouterr().out
     assert check_dead_units(lambda model, X: None) is False
+
+
+# -- lesson 04_smooth_and_choosing ---------------------------------------------------------
+
+
+def test_gelu_mean_is_stein_value_and_matches_sampling(capsys):
+    samples = torch.randn(4_000_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert abs(torch.nn.functional.gelu(samples).mean().item() - 1 / (2 * torch.pi**0.5)) < 1e-3
+    assert check_gelu_mean(1 / (2 * torch.pi**0.5)) is True
+    assert capsys.readouterr().out.startswith("Correct")
+    assert check_gelu_mean(1 / (2 * torch.pi) ** 0.5) is False  # the ReLU's mean
+    assert "ReLU's mean" in capsys.readouterr().out
+    assert check_gelu_mean(0.5) is False and check_gelu_mean("x") is False
+
+
+def test_gelu_sigmoid_error_matches_the_measured_error(capsys):
+    x = torch.linspace(-8, 8, 160_001, dtype=torch.float64)
+    exact = 0.5 * x * (1 + torch.erf(x / 2**0.5))
+    measured = (x * torch.sigmoid(1.702 * x) - exact).abs().max().item()
+    assert 0.02 < measured < 0.021
+    assert check_gelu_sigmoid_error(measured) is True
+    tanh_form = 0.5 * x * (1 + torch.tanh((2 / torch.pi) ** 0.5 * (x + 0.044715 * x**3)))
+    assert check_gelu_sigmoid_error((tanh_form - exact).abs().max().item()) is False
+    assert "tanh form" in capsys.readouterr().out
+    assert check_gelu_sigmoid_error(-measured) is False
+    assert "absolute value" in capsys.readouterr().out
+
+
+def test_selu_variance_slope_agrees_with_a_finite_difference_of_sampled_variances(capsys):
+    z = torch.randn(4_000_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    h = 0.05  # common random numbers keep the difference quotient accurate
+    slope = (
+        torch.nn.functional.selu((1 + h) ** 0.5 * z).var()
+        - torch.nn.functional.selu((1 - h) ** 0.5 * z).var()
+    ).item() / (2 * h)
+    assert check_selu_variance_slope(slope) is True, slope
+    assert capsys.readouterr().out.startswith("Correct")
+    assert check_selu_variance_slope(1.0) is False  # g(1), not g'(1)
+    assert "derivative" in capsys.readouterr().out
+    assert check_selu_variance_slope(1.2) is False and check_selu_variance_slope(None) is False

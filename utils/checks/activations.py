@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,24 @@ def _as_number(answer: object, name: str) -> float | None:
         report(False, name, f"got {value}, which is not a finite number.")
         return None
     return value
+
+
+Mistake = tuple[Callable[[float], bool], str]  # a test for a likely wrong answer, and its hint
+
+
+def _check_number(
+    answer: object, name: str, expected: float, tol: float, mistakes: Sequence[Mistake] = (), hint: str = "",
+    note: str = "",
+) -> bool:  # fmt: skip
+    """Report a numeric answer against ``expected`` (within ``tol``), with a hint for each known mistake."""
+    value = _as_number(answer, name)
+    if value is None:
+        return False
+    detail = f"got {value:.4g}, expected {expected:.4g}."
+    if abs(value - expected) <= tol:
+        return report(True, name, f"{detail} {note}".rstrip())
+    hints = [why for test, why in mistakes if test(value)]
+    return report(False, name, detail, hints[0] if hints else hint)
 
 
 _FAILED = object()  # what _call returns when the reader's function raised
@@ -58,26 +76,19 @@ def _best_linear_xor_accuracy(num_lines: int = 20_000, seed: int = 0) -> float:
 
 def check_xor_linear_accuracy(answer: float) -> bool:
     """Check the best accuracy any linear classifier reaches on XOR (lesson 03/01_why_nonlinearity)."""
-    name = "best linear accuracy on XOR"
-    value = _as_number(answer, name)
-    if value is None:
-        return False
-    if value > 1:
-        return report(False, name, f"got {value:.4g}: an accuracy is a fraction between 0 and 1.")
-    if abs(value - 0.75) < 1e-9:
-        return report(
-            True, name, "a line can put three of the four points on their correct side, never all four."
-        )
-    if abs(value - 0.5) < 1e-9:
-        hint = "0.5 is what a constant prediction gets; a line can do better: try one that cuts off a corner."
-    elif abs(value - 1.0) < 1e-9:
-        hint = (
-            "a side of a line that holds (0,1) and (1,0) also holds their midpoint (0.5, 0.5), "
-            "which is the midpoint of (0,0) and (1,1) too: both of those cannot be on the other side."
-        )
-    else:
-        hint = "there are only four points, so the accuracy is a multiple of 1/4."
-    return report(False, name, f"got {value:.4g}.", hint)
+    midpoint = (
+        "a side of a line that holds (0,1) and (1,0) also holds their midpoint (0.5, 0.5), "
+        "which is the midpoint of (0,0) and (1,1) too: both of those cannot be on the other side."
+    )
+    constant = "0.5 is what a constant prediction gets; a line can do better: try one that cuts off a corner."
+    mistakes = [
+        (lambda v: v > 1, "an accuracy is a fraction between 0 and 1."),
+        (lambda v: v == 1.0, midpoint),
+        (lambda v: v == 0.5, constant),
+    ]
+    note = "A line can put three of the four points on their correct side, never all four."
+    hint = "there are only four points, so the accuracy is a multiple of 1/4."
+    return _check_number(answer, "best linear accuracy on XOR", 0.75, 1e-9, mistakes, hint, note)
 
 
 def _hat(x: Tensor) -> Tensor:
@@ -171,22 +182,20 @@ def check_sigmoid_condition(answer: float, n: int = 64) -> bool:
     """Check the condition number of E[h h^T] for n sigmoid outputs (lesson 03/02_sigmoid_tanh)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    name = f"condition number for {n} sigmoid inputs"
-    value = _as_number(answer, name)
-    if value is None:
-        return False
     v = _gaussian_expectation(lambda z: torch.sigmoid(z) ** 2) - 0.25  # Var[sigma(z)], mean 1/2
     expected = 1 + n * 0.25 / v
-    detail = f"got {value:.4g}, expected {expected:.4g} (Var[sigma(z)] = {v:.4f})."
-    if abs(value - expected) <= 0.02 * expected:
-        return report(True, name, detail)
-    if abs(value - (expected - 1)) <= 0.02 * expected:
-        hint = "the largest eigenvalue is v + n m^2 and the smallest v: the ratio is 1 + n m^2 / v."
-    elif abs(value - (1 + n * 0.25 / math.sqrt(v))) <= 0.05 * value:
-        hint = "v is the variance of sigma(z), not its standard deviation."
-    else:
-        hint = "E[h h^T] = v I + m^2 11^T: along the all-ones vector, 11^T has eigenvalue n; across it, 0."
-    return report(False, name, detail, hint)
+    tol = 0.02 * expected
+    no_one = "the largest eigenvalue is v + n m^2 and the smallest v: the ratio is 1 + n m^2 / v."
+    with_std = 1 + n * 0.25 / math.sqrt(v)
+    mistakes = [
+        (lambda a: abs(a - (expected - 1)) <= tol, no_one),
+        (lambda a: abs(a - with_std) <= tol, "v is the variance of sigma(z), not its standard deviation."),
+    ]
+    hint = "E[h h^T] = v I + m^2 11^T: along the all-ones vector, 11^T has eigenvalue n; across it, 0."
+    note = f"Var[sigma(z)] = {v:.4f}."
+    return _check_number(
+        answer, f"condition number for {n} sigmoid inputs", expected, tol, mistakes, hint, note
+    )
 
 
 def check_tanh_from_sigmoid(fn: Callable[[Tensor], Tensor], slope_fn: Callable[[Tensor], Tensor]) -> bool:
@@ -246,21 +255,18 @@ def check_gru_cell(fn: Callable[[Tensor, Tensor, nn.GRUCell], Tensor]) -> bool:
 
 def check_leaky_mean(answer: float, negative_slope: float = 0.1) -> bool:
     """Check E[leaky_relu(z)] for z ~ N(0, 1) (lesson 03/03_relu_family)."""
-    name = f"mean of leaky_relu with slope {negative_slope}"
-    value = _as_number(answer, name)
-    if value is None:
-        return False
     expected = _gaussian_expectation(lambda z: torch.nn.functional.leaky_relu(z, negative_slope))
-    detail = f"got {value:.4g}, expected {expected:.4g}."
-    if abs(value - expected) <= 1e-3:
-        return report(True, name, detail)
-    if abs(value - (1 + negative_slope) / math.sqrt(2 * math.pi)) <= 1e-3:
-        hint = "the negative half contributes a * E[z; z < 0] = -a / sqrt(2 pi): it lowers the mean."
-    elif abs(value - 1 / math.sqrt(2 * math.pi)) <= 1e-3:
-        hint = "that is the ReLU's mean; the negative side adds a times the mean of the negative half."
-    else:
-        hint = "leaky(z) = relu(z) - a relu(-z), and relu(-z) has the same mean as relu(z)."
-    return report(False, name, detail, hint)
+    relu_mean = 1 / math.sqrt(2 * math.pi)
+    sign = "the negative half contributes a * E[z; z < 0] = -a / sqrt(2 pi): it lowers the mean."
+    relu = "that is the ReLU's mean; the negative side adds a times the mean of the negative half."
+    mistakes = [
+        (lambda v: abs(v - (1 + negative_slope) * relu_mean) <= 1e-3, sign),
+        (lambda v: abs(v - relu_mean) <= 1e-3, relu),
+    ]
+    hint = "leaky(z) = relu(z) - a relu(-z), and relu(-z) has the same mean as relu(z)."
+    return _check_number(
+        answer, f"mean of leaky_relu with slope {negative_slope}", expected, 1e-3, mistakes, hint
+    )
 
 
 def check_channel_prelu(cls: type) -> bool:
@@ -328,3 +334,47 @@ def check_dead_units(fn: Callable[[nn.Sequential, Tensor], list]) -> bool:
             hint = "one number per hidden layer: the fraction of units with pre-activation <= 0 on all rows."
             return report(False, name, f"{case}: got {got!r}, expected [{shown}].", hint)
     return report(True, name, "matches LayerMonitor's dead fraction on ReLU, leaky-ReLU and ELU networks.")
+
+
+# -- lesson 04_smooth_and_choosing ---------------------------------------------------------------
+
+
+def check_gelu_mean(answer: float) -> bool:
+    """Check E[gelu(z)] for z ~ N(0, 1) (lesson 03/04_smooth_and_choosing)."""
+    expected = _gaussian_expectation(torch.nn.functional.gelu)
+    relu = "that is the ReLU's mean; E[phi(z)] integrates the density against itself."
+    mistakes = [(lambda v: abs(v - 1 / math.sqrt(2 * math.pi)) <= 1e-3, relu)]
+    hint = "E[z Phi(z)] = E[phi(z)], the integral of phi(z)^2 over the line."
+    return _check_number(answer, "mean of GELU", expected, 1e-3, mistakes, hint, "That is 1 / (2 sqrt(pi)).")
+
+
+def check_gelu_sigmoid_error(answer: float) -> bool:
+    """Check the largest error of x * sigmoid(1.702 x) against GELU on [-8, 8] (lesson 03/04)."""
+    x = torch.linspace(-8.0, 8.0, 160_001, dtype=torch.float64)
+    expected = (x * torch.sigmoid(1.702 * x) - torch.nn.functional.gelu(x)).abs().max().item()
+    tanh_size = "that is the size of the tanh form's error; compare x * sigmoid(1.702 x) with the exact GELU."
+    mistakes = [
+        (lambda v: v < 0, "take the absolute value of the difference before the maximum."),
+        (lambda v: v < 1e-3, tanh_size),
+    ]
+    hint = "compare with the exact GELU, x Phi(x) (F.gelu), over the whole grid of [-8, 8]."
+    name = "largest error of the sigmoid approximation"
+    return _check_number(answer, name, expected, 0.02 * expected, mistakes, hint)
+
+
+def check_selu_variance_slope(answer: float) -> bool:
+    """Check g'(1) for g(nu) = Var[selu(sqrt(nu) z)], z ~ N(0, 1) (lesson 03/04_smooth_and_choosing)."""
+    z = torch.linspace(-14.0, 14.0, 280_001, dtype=torch.float64)
+    density = torch.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+    slope = torch.where(z > 0, 1.0507009873554805, 1.7580993408473766 * torch.exp(z.clamp(max=0)))
+    out = torch.nn.functional.selu(z)
+    expected = torch.trapezoid(out * slope * z * density, z).item()  # d/dnu of Var at nu = 1 (mean 0 there)
+    mistakes = [
+        (
+            lambda v: abs(v - 1.0) < 0.01,
+            "g(1) = 1 is the value; the question asks for the derivative at nu = 1.",
+        )
+    ]
+    hint = "g(nu) is the output's variance: second moment minus squared mean, for inputs sqrt(nu) z."
+    note = "Below 1: the variance is pulled back towards 1."
+    return _check_number(answer, "slope of SELU's variance map at 1", expected, 0.01, mistakes, hint, note)
