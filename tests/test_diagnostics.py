@@ -74,7 +74,7 @@ def test_activation_stats_match_a_hand_computed_forward_pass():
         assert s.mean == pytest.approx(a.mean().item(), abs=1e-6)
         assert s.std == pytest.approx(a.std().item(), rel=1e-5)
         assert s.saturated == pytest.approx((a.abs() > 0.99).float().mean().item())
-        assert math.isnan(s.dead)  # dead applies to ReLU only
+        assert math.isnan(s.dead)  # dead applies to rectifiers only
         assert math.isnan(s.grad_norm)  # no backward pass yet
     torch.testing.assert_close(monitor.values["act2"], a2.detach().flatten())
     assert monitor.series("std") == [s.std for s in stats]
@@ -111,7 +111,7 @@ def test_dead_relu_layer_has_dead_fraction_one():
         model(X)
     assert monitor.stats()[0].dead == 1.0
     assert monitor.stats()[0].mean == 0.0 and monitor.stats()[0].std == 0.0
-    assert math.isnan(monitor.stats()[0].saturated)  # saturation applies to tanh/sigmoid only
+    assert math.isnan(monitor.stats()[0].saturated)  # a ReLU has dead units, not saturation
 
 
 def test_dead_fraction_counts_units_dead_for_every_example():
@@ -156,6 +156,56 @@ def test_sigmoid_saturation_counts_both_ends():
     with LayerMonitor(model) as monitor:
         model(torch.zeros(5, 1))
     assert monitor.stats()[0].saturated == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "prelu", "elu", "selu"])
+def test_dead_fraction_of_other_rectifiers_counts_units_off_for_every_example(activation):
+    model = make_mlp([4, 8, 2], activation=activation)
+    with torch.no_grad():
+        model.linear1.bias.copy_(torch.tensor([-100.0, 0.0] * 4))  # units 0, 2, 4, 6 always negative
+    X, _ = _batch()
+    with LayerMonitor(model) as monitor:
+        model(X)
+    z = model.linear1(X)
+    expected = (z.amax(dim=0) <= 0).float().mean().item()
+    assert monitor.stats()[0].dead == pytest.approx(expected) and expected >= 0.5
+
+
+@pytest.mark.parametrize("activation", ["gelu", "silu", "mish", "softplus", "identity"])
+def test_dead_fraction_does_not_apply_to_smooth_activations(activation):
+    model = make_mlp([4, 8, 2], activation=activation)
+    with torch.no_grad():
+        model.linear1.bias.fill_(-100.0)
+    with LayerMonitor(model, layers=["act1"]) as monitor:
+        model(_batch()[0])
+    assert math.isnan(monitor.stats()[0].dead)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [nn.ELU(), nn.ELU(alpha=0.5), nn.CELU(alpha=2.0), nn.SELU(), nn.Softplus(), nn.Softplus(beta=3.0),
+     nn.Hardtanh(), nn.ReLU6()],
+    ids=repr,
+)  # fmt: skip
+def test_saturated_fraction_is_where_autograd_slope_is_below_threshold(module):
+    from utils.diagnostics import SATURATED_SLOPE
+
+    z = torch.linspace(-16, 8, 2401).reshape(2401, 1).requires_grad_(True)
+    (slope,) = torch.autograd.grad(module(z).sum(), z)  # PyTorch's own derivative
+    expected = (slope.abs() < SATURATED_SLOPE).float().mean().item()
+    model = nn.Sequential(nn.Identity(), module)
+    with LayerMonitor(model, layers=["1"]) as monitor, torch.no_grad():
+        model(z.detach())
+    assert 0.05 < expected < 0.95  # the grid reaches both the flat and the steep part
+    assert monitor.stats()[0].saturated == pytest.approx(expected, abs=2 / 2401)
+
+
+def test_new_activation_modules_are_monitored_by_default():
+    for activation in ("prelu", "mish", "softplus"):
+        model = make_mlp([4, 8, 8, 2], activation=activation)
+        with LayerMonitor(model) as monitor:
+            model(_batch()[0])
+        assert [s.name for s in monitor.stats()] == ["act1", "act2"], activation
 
 
 def test_update_ratios_match_one_sgd_step_by_hand():

@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from utils.models import (
+    ACTIVATION_OPTIONS,
     ACTIVATIONS,
     INITIALIZERS,
     count_parameters,
@@ -268,10 +269,13 @@ FUNCTIONAL = {
     "identity": lambda x: x,
     "relu": F.relu,
     "leaky_relu": F.leaky_relu,
+    "prelu": lambda x: F.prelu(x, torch.tensor([0.25])),  # nn.PReLU starts at slope 0.25
     "elu": F.elu,
     "gelu": F.gelu,
     "selu": F.selu,
     "silu": F.silu,
+    "mish": F.mish,
+    "softplus": F.softplus,
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
 }
@@ -295,9 +299,59 @@ def test_leaky_relu_negative_slope():
     torch.testing.assert_close(act(torch.tensor([-1.0, 2.0])), torch.tensor([-0.2, 2.0]))
 
 
+@pytest.mark.parametrize(
+    ("name", "options", "reference"),
+    [
+        ("leaky_relu", {"negative_slope": 0.3}, lambda x: F.leaky_relu(x, 0.3)),
+        ("prelu", {"init": 0.1}, lambda x: F.prelu(x, torch.tensor([0.1]))),
+        ("elu", {"alpha": 0.5}, lambda x: F.elu(x, alpha=0.5)),
+        ("gelu", {"approximate": "tanh"}, lambda x: F.gelu(x, approximate="tanh")),
+        ("softplus", {"beta": 2.0, "threshold": 10.0}, lambda x: F.softplus(x, beta=2.0, threshold=10.0)),
+    ],
+)
+def test_make_activation_passes_its_own_options(name, options, reference):
+    assert set(options) <= set(ACTIVATION_OPTIONS[name])
+    x = torch.linspace(-5, 5, 101)
+    torch.testing.assert_close(make_activation(name, **options)(x), reference(x))
+
+
+def test_prelu_slope_is_one_learnable_parameter():
+    act = make_activation("prelu", init=0.1)
+    (slope,) = act.parameters()
+    assert slope.shape == (1,) and slope.requires_grad
+    act(torch.tensor([-2.0, 3.0])).sum().backward()
+    assert slope.grad.item() == pytest.approx(-2.0)  # d(a x)/da = x on the negative side
+
+
 def test_make_activation_rejects_unknown_name():
     with pytest.raises(ValueError, match=r"activation='swish' is not valid; " + _choices(ACTIVATIONS)):
         make_activation("swish")
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "pattern"),
+    [
+        (
+            "tanh",
+            {"negative_slope": 0.2},
+            r"activation='tanh' got unknown option\(s\) \['negative_slope'\]; valid options: none$",
+        ),
+        (
+            "elu",
+            {"negative_slope": 0.2},
+            r"activation='elu' got unknown option\(s\) \['negative_slope'\]; valid options: alpha$",
+        ),
+        ("prelu", {"num_parameters": 8}, r"activation='prelu'.*valid options: init$"),
+        ("softplus", {"alpha": 1.0}, r"activation='softplus'.*valid options: beta, threshold$"),
+        ("gelu", {"approximate": "erf"}, r"approximate='erf' is not valid; choose one of: none, tanh$"),
+        ("elu", {"alpha": -1.0}, r"alpha must be a number > 0, got -1.0"),
+        ("leaky_relu", {"negative_slope": "0.1"}, r"negative_slope must be a finite number, got '0.1'"),
+        ("leaky_relu", {"negative_slope": float("nan")}, r"negative_slope must be a finite number, got nan"),
+    ],
+)
+def test_make_activation_rejects_options_that_do_not_apply(name, options, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make_activation(name, **options)
 
 
 # -- make_mlp -------------------------------------------------------------------
@@ -357,6 +411,31 @@ def test_make_mlp_equals_hand_built_sequential():
         manual = F.leaky_relu(F.linear(manual, layer.weight, layer.bias), 0.1)
     manual = F.linear(manual, model.linear3.weight, model.linear3.bias)
     torch.testing.assert_close(model(X), manual)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_make_mlp_builds_every_activation(activation):
+    model = make_mlp([3, 5, 5, 2], activation=activation)
+    assert type(model.act1) is ACTIVATIONS[activation] and model.act1 is not model.act2
+    assert model(torch.zeros(4, 3)).shape == (4, 2)
+
+
+def test_make_mlp_passes_activation_options_to_every_hidden_layer():
+    model = make_mlp([3, 5, 5, 2], activation="elu", activation_options={"alpha": 0.5})
+    assert [m.alpha for m in (model.act1, model.act2)] == [0.5, 0.5]
+    prelu = make_mlp([3, 5, 5, 2], activation="prelu", activation_options={"init": 0.1})
+    slopes = [p for name, p in prelu.named_parameters() if name.startswith("act")]
+    assert len(slopes) == 2 and all(torch.equal(p, torch.tensor([0.1])) for p in slopes)
+    leaky = make_mlp([3, 5, 2], activation="leaky_relu", negative_slope=0.3)
+    assert leaky.act1.negative_slope == 0.3
+    assert make_mlp([3, 5, 2], activation="leaky_relu").act1.negative_slope == 0.01  # PyTorch's default
+
+
+def test_make_mlp_rejects_activation_options_that_do_not_apply():
+    with pytest.raises(ValueError, match=r"activation='tanh' got unknown option\(s\) \['negative_slope'\]"):
+        make_mlp([2, 3, 2], activation="tanh", negative_slope=0.2)
+    with pytest.raises(ValueError, match=r"activation='relu'.*\['alpha'\]; valid options: none$"):
+        make_mlp([2, 3, 2], activation="relu", activation_options={"alpha": 1.0})
 
 
 def test_make_mlp_passes_init_and_options():

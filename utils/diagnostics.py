@@ -22,8 +22,8 @@ from torch import Tensor, nn
 from utils._validate import choice, positive_int
 
 _ACTIVATION_TYPES = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU,
-    nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Hardtanh,
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU, nn.GELU,
+    nn.SiLU, nn.Mish, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Hardtanh,
 )  # fmt: skip
 _LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _SELECTORS = ("activation", "linear", "all")
@@ -32,14 +32,28 @@ _SELECTORS = ("activation", "linear", "all")
 #: (the local derivative is then below 0.02).
 SATURATION = {nn.Tanh: 0.99, nn.Sigmoid: 0.99}
 
+#: Saturated, for the activations without a ``SATURATION`` entry: the local
+#: derivative is below this (the negative tails of ELU, CELU, SELU and Softplus,
+#: and the flat parts of Hardtanh and ReLU6, where it is exactly 0).
+SATURATED_SLOPE = 0.02
+
+#: Rectifiers: a unit whose input is <= 0 for every example counts as ``dead``.
+#: A ReLU (or ReLU6) unit in that state gets no gradient at all; the others
+#: still pass the gradient of their negative part and can come back (Chapter 3).
+RECTIFIERS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU)
+
 
 @dataclass
 class LayerStats:
     """Statistics of one layer's output on the latest forward/backward pass.
 
-    ``saturated`` applies to tanh/sigmoid and ``dead`` to ReLU; both are ``nan``
-    elsewhere. ``grad_norm`` is the norm of the loss gradient with respect to
-    the layer's output (``nan`` until a backward pass has run).
+    ``saturated`` is the fraction of outputs where the activation is flat
+    (tanh, sigmoid, and the negative tails of ELU, CELU, SELU and Softplus,
+    the flat parts of Hardtanh and ReLU6); ``dead`` is the fraction of units
+    whose input is <= 0 for every example, for the rectifiers in
+    :data:`RECTIFIERS`. Each is ``nan`` where it does not apply.
+    ``grad_norm`` is the norm of the loss gradient with respect to the
+    layer's output (``nan`` until a backward pass has run).
     """
 
     name: str
@@ -51,21 +65,40 @@ class LayerStats:
     grad_std: float = math.nan
 
 
-def _saturated_fraction(module: nn.Module, out: Tensor) -> float:
+def _local_slope(module: nn.Module, z: Tensor) -> Tensor | None:
+    """The activation's derivative at its input ``z``, where saturation applies, else None."""
+    if isinstance(module, nn.ELU):
+        return torch.where(z > 0, 1.0, module.alpha * torch.exp(z.clamp(max=0)))
+    if isinstance(module, nn.CELU):
+        return torch.where(z > 0, 1.0, torch.exp(z.clamp(max=0) / module.alpha))
+    if isinstance(module, nn.SELU):  # PyTorch's constants lambda and lambda * alpha
+        return torch.where(z > 0, 1.0507009873554805, 1.7580993408473766 * torch.exp(z.clamp(max=0)))
+    if isinstance(module, nn.Softplus):
+        return torch.sigmoid(module.beta * z)
+    if isinstance(module, nn.Hardtanh):  # ReLU6 is a Hardtanh on [0, 6]
+        return ((z > module.min_val) & (z < module.max_val)).to(z.dtype)
+    return None
+
+
+def _saturated_fraction(module: nn.Module, out: Tensor, z: Tensor | None = None) -> float:
     if isinstance(module, nn.Tanh):
         return (out.abs() > SATURATION[nn.Tanh]).float().mean().item()
     if isinstance(module, nn.Sigmoid):
         edge = 1.0 - SATURATION[nn.Sigmoid]
         return ((out < edge) | (out > 1.0 - edge)).float().mean().item()
-    return math.nan
-
-
-def _dead_fraction(module: nn.Module, out: Tensor) -> float:
-    """Fraction of units (features or channels) that output 0 for every example."""
-    if not isinstance(module, (nn.ReLU, nn.ReLU6)) or out.dim() < 2:
+    slope = None if z is None else _local_slope(module, z)
+    if slope is None:
         return math.nan
-    other_dims = [0, *range(2, out.dim())]  # every dim but the units (features or channels)
-    return (out.amax(dim=other_dims) <= 0).float().mean().item()
+    return (slope.abs() < SATURATED_SLOPE).float().mean().item()
+
+
+def _dead_fraction(module: nn.Module, out: Tensor, z: Tensor | None = None) -> float:
+    """Fraction of units (features or channels) whose input is <= 0 for every example."""
+    if not isinstance(module, RECTIFIERS) or out.dim() < 2:
+        return math.nan
+    z = out if z is None else z  # a ReLU's output is <= 0 exactly where its input is
+    other_dims = [0, *range(2, z.dim())]  # every dim but the units (features or channels)
+    return (z.amax(dim=other_dims) <= 0).float().mean().item()
 
 
 class LayerMonitor:
@@ -149,13 +182,14 @@ class LayerMonitor:
             call = self._calls[name] = self._calls.get(name, 0) + 1
             label = name if call == 1 else f"{name}@{call}"
             detached = out.detach()
+            z = inputs[0].detach() if inputs and isinstance(inputs[0], Tensor) else None
             std, mean = torch.std_mean(detached) if detached.numel() > 1 else (torch.zeros(()), detached)
             record = LayerStats(
                 name=label,
                 mean=mean.item(),
                 std=std.item(),
-                saturated=_saturated_fraction(module, detached),
-                dead=_dead_fraction(module, detached),
+                saturated=_saturated_fraction(module, detached, z),
+                dead=_dead_fraction(module, detached, z),
             )
             self.records[label].append(record)
             self._latest.append(record)

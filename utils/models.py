@@ -17,17 +17,30 @@ from torch import nn
 
 from utils._validate import choice
 
-#: Activation name -> module factory (a ``negative_slope`` applies to leaky_relu).
+#: Activation name -> module class (Chapter 3 teaches each one).
 ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
     "identity": nn.Identity,
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
+    "prelu": nn.PReLU,
     "elu": nn.ELU,
     "gelu": nn.GELU,
     "selu": nn.SELU,
     "silu": nn.SiLU,
+    "mish": nn.Mish,
+    "softplus": nn.Softplus,
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
+}
+
+#: The options each activation accepts, named as in its ``torch.nn`` class
+#: (``init`` is PReLU's starting slope); an activation not listed takes none.
+ACTIVATION_OPTIONS: dict[str, tuple[str, ...]] = {
+    "leaky_relu": ("negative_slope",),
+    "prelu": ("init",),
+    "elu": ("alpha",),
+    "gelu": ("approximate",),
+    "softplus": ("beta", "threshold"),
 }
 
 NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
@@ -146,12 +159,34 @@ def init_weights(model: nn.Module, init: str = "default", bias: float = 0.0, **k
     return model
 
 
-def make_activation(name: str, negative_slope: float = 0.01) -> nn.Module:
-    """Return a fresh activation module by name (see :data:`ACTIVATIONS`)."""
+def _check_activation_options(name: str, options: dict) -> None:
+    """Raise unless every option applies to activation ``name`` and has a valid value."""
+    allowed = ACTIVATION_OPTIONS.get(name, ())
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        valid = ", ".join(allowed) if allowed else "none"
+        raise ValueError(f"activation={name!r} got unknown option(s) {unknown}; valid options: {valid}")
+    for key, value in options.items():
+        if key == "approximate":
+            choice("approximate", value, ("none", "tanh"))
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{key} must be a finite number, got {value!r}")
+        elif key in ("alpha", "beta") and value <= 0:
+            raise ValueError(f"{key} must be a number > 0, got {value!r}")
+
+
+def make_activation(name: str, **options) -> nn.Module:
+    """Return a fresh activation module by name (see :data:`ACTIVATIONS`).
+
+    ``options`` are the activation's own parameters, named as in ``torch.nn``
+    (see :data:`ACTIVATION_OPTIONS`): ``negative_slope`` for leaky_relu,
+    ``init`` (the starting slope) for prelu, ``alpha`` for elu,
+    ``approximate`` for gelu, ``beta`` and ``threshold`` for softplus. An
+    option that does not apply raises a ``ValueError`` naming the valid ones.
+    """
     choice("activation", name, ACTIVATIONS)
-    if name == "leaky_relu":
-        return nn.LeakyReLU(negative_slope)
-    return ACTIVATIONS[name]()
+    _check_activation_options(name, options)
+    return ACTIVATIONS[name](**options)
 
 
 def make_mlp(
@@ -160,7 +195,8 @@ def make_mlp(
     init: str = "default",
     bias: bool = True,
     norm: str | None = None,
-    negative_slope: float = 0.01,
+    negative_slope: float | None = None,
+    activation_options: dict | None = None,
     **init_kwargs,
 ) -> nn.Sequential:
     """Build ``Linear -> [norm] -> activation`` blocks ending in a plain Linear.
@@ -174,7 +210,11 @@ def make_mlp(
         init: a key of :data:`INITIALIZERS`; ``init_kwargs`` are passed to it.
         bias: whether the Linear layers have a bias.
         norm: ``None``, ``"batch"`` or ``"layer"`` normalization after each hidden Linear.
-        negative_slope: slope for ``leaky_relu``.
+        negative_slope: slope for ``leaky_relu`` (PyTorch's 0.01 when ``None``).
+        activation_options: the activation's own parameters, passed to
+            :func:`make_activation` for every hidden layer, e.g. ``{"alpha": 0.5}``
+            for ``"elu"`` or ``{"init": 0.1}`` for ``"prelu"`` (one learnable
+            slope per layer).
     """
     sizes = list(sizes)
     if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
@@ -182,6 +222,10 @@ def make_mlp(
             f"sizes must list at least two positive integers (input, ..., output), got {sizes!r}"
         )
     choice("activation", activation, ACTIVATIONS)
+    options = dict(activation_options or {})
+    if negative_slope is not None:
+        options["negative_slope"] = negative_slope
+    _check_activation_options(activation, options)
     choice("init", init, INITIALIZERS)
     if norm is not None:
         choice("norm", norm, NORMS)
@@ -193,7 +237,7 @@ def make_mlp(
         if i < num_layers:
             if norm is not None:
                 layers[f"norm{i}"] = NORMS[norm](fan_out)
-            layers[f"act{i}"] = make_activation(activation, negative_slope)
+            layers[f"act{i}"] = make_activation(activation, **options)
     model = nn.Sequential(layers)
     return init_weights(model, init, **init_kwargs)
 
