@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+# Tiny tensors gain nothing from a second thread, and on a busy machine every parallel region
+# waits for the other thread to be scheduled; the tests run single-threaded, as the lessons do.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _restore_global_state():
