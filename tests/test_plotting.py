@@ -18,6 +18,7 @@ from utils.plotting import (
     plot_function,
     plot_layer_histograms,
     plot_layer_stats,
+    plot_reliability,
 )
 from utils.style import CONDITION_COLORS, PALETTE, STYLE, color_for
 
@@ -173,3 +174,31 @@ def test_plot_decision_boundary_with_one_logit():
 def test_plot_decision_boundary_rejects_non_2d_inputs(X):
     with pytest.raises(ValueError, match=r"X must have shape \(n, 2\)"):
         plot_decision_boundary(make_mlp([2, 2]), X, torch.zeros(10, dtype=torch.long))
+
+
+def test_plot_reliability_draws_one_point_per_used_bin_and_the_diagonal():
+    from utils.metrics import calibration_bins
+
+    gen = torch.Generator().manual_seed(0)
+    probs = (2 * torch.randn(500, 4, generator=gen)).softmax(dim=1)
+    y = torch.randint(4, (500,), generator=gen)
+    ax = _ax()
+    assert plot_reliability(probs, y, num_bins=10, ax=ax, label="cross_entropy") is ax
+    diagonal, curve = ax.get_lines()
+    assert list(diagonal.get_xdata()) == [0, 1] and list(diagonal.get_ydata()) == [0, 1]
+    bins = calibration_bins(probs, y, num_bins=10)
+    used = bins.count > 0
+    np.testing.assert_allclose(curve.get_xdata(), bins.confidence[used].numpy())
+    np.testing.assert_allclose(curve.get_ydata(), bins.accuracy[used].numpy())
+    assert to_hex(curve.get_color()) == to_hex(color_for("cross_entropy"))
+    assert ax.get_legend().get_texts()[0].get_text() == f"cross_entropy, ECE {bins.ece:.3f}"
+    plt.close("all")
+
+
+def test_plot_reliability_makes_axes_and_rejects_logits():
+    probs = torch.tensor([[0.9, 0.1], [0.3, 0.7]])
+    ax = plot_reliability(probs, torch.tensor([0, 0]))
+    assert isinstance(ax, Axes) and ax.get_legend().get_texts()[0].get_text() == "ECE 0.400"
+    with pytest.raises(ValueError, match="apply softmax"):
+        plot_reliability(torch.tensor([[3.0, -1.0]]), torch.tensor([0]))
+    plt.close("all")

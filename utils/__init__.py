@@ -11,6 +11,7 @@ taught somewhere in the book:
 - :mod:`utils.train` -- a small training loop that returns a history.
 - :mod:`utils.diagnostics` -- removable hooks for per-layer statistics.
 - :mod:`utils.experiments` -- repeat a run over seeds, report mean ± std.
+- :mod:`utils.metrics` -- calibration: expected calibration error and its bins.
 - :mod:`utils.plotting` -- plot helpers that take ``ax=`` and return it.
 - :mod:`utils.checks` -- auto-checkers for the exercises, one module per chapter
   (``from utils.checks.initialization import check_xavier_uniform``).
@@ -18,6 +19,7 @@ taught somewhere in the book:
 
 from utils.data import (
     TensorLoader,
+    imbalanced_subset,
     load_digits,
     make_blobs,
     make_circles,
@@ -50,6 +52,7 @@ __all__ = [
     "TensorLoader",
     "count_parameters",
     "evaluate",
+    "imbalanced_subset",
     "init_weights",
     "load_digits",
     "make_activation",

@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from torch import Tensor, nn
 
 from utils.experiments import SeedStats
+from utils.metrics import calibration_bins
 from utils.style import CONDITION_COLORS, color_for
 
 
@@ -160,4 +161,33 @@ def plot_decision_boundary(
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, s=10, edgecolors="white", linewidths=0.3)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
+    return ax
+
+
+def plot_reliability(
+    probs: Tensor,
+    y: Tensor,
+    num_bins: int = 15,
+    ax: Axes | None = None,
+    label: str | None = None,
+    color: str | None = None,
+) -> Axes:
+    """Reliability diagram: accuracy against mean confidence per confidence bin.
+
+    Points on the dashed diagonal are calibrated; below it the model is
+    overconfident. The legend entry gives the expected calibration error
+    (see :mod:`utils.metrics`, taught in lesson ``04_losses/04_imbalance_calibration``).
+    """
+    bins = calibration_bins(probs, y, num_bins)
+    ax = _ax(ax)
+    used = bins.count > 0
+    name = f"{label}, ECE {bins.ece:.3f}" if label else f"ECE {bins.ece:.3f}"
+    color = color or (color_for(label) if label else color_for(0))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.plot(bins.confidence[used], bins.accuracy[used], marker="o", markersize=4, color=color, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (mean of bin)")
+    ax.set_ylabel("accuracy in bin")
+    ax.legend()
     return ax
