@@ -37,6 +37,11 @@ def test_color_for_named_conditions_and_indices():
     assert color_for(len(PALETTE) + 2) == PALETTE[2]  # wraps around
 
 
+def test_losses_have_distinct_colors():
+    losses = ["mse", "mae", "huber", "cross_entropy", "focal"]
+    assert len({color_for(name) for name in losses}) == len(losses)
+
+
 def test_color_for_unknown_name_is_stable_and_in_palette():
     assert color_for("my condition") == color_for("my condition")
     assert color_for("my condition") in PALETTE
