@@ -196,6 +196,10 @@ def test_plot_reliability_draws_one_point_per_used_bin_and_the_diagonal():
     np.testing.assert_allclose(curve.get_xdata(), bins.confidence[used].numpy())
     np.testing.assert_allclose(curve.get_ydata(), bins.accuracy[used].numpy())
     assert to_hex(curve.get_color()) == to_hex(color_for("cross_entropy"))
+    (points,) = ax.collections  # one marker per used bin, its area growing with the bin's share
+    np.testing.assert_allclose(points.get_offsets()[:, 0], bins.confidence[used].numpy())
+    share = (bins.count[used] / bins.count.sum()).numpy()
+    np.testing.assert_allclose(points.get_sizes(), 8 + 150 * share)  # the fuller the bin, the larger
     assert ax.get_legend().get_texts()[0].get_text() == f"cross_entropy, ECE {bins.ece:.3f}"
     plt.close("all")
 
