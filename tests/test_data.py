@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from utils import data as data_module
 from utils.data import (
     TensorLoader,
+    imbalanced_subset,
     load_digits,
     make_blobs,
     make_circles,
@@ -347,3 +348,56 @@ def test_loader_rejects_empty_mismatched_and_bad_batch_size():
         TensorLoader(torch.zeros(4, 2), torch.zeros(3))
     with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1, got 0"):
         TensorLoader(torch.zeros(4, 2), torch.zeros(4), batch_size=0)
+
+
+# -- imbalanced_subset ------------------------------------------------------
+
+
+def test_imbalanced_subset_keeps_the_requested_share_of_each_class():
+    X, y = load_digits()
+    counts = torch.bincount(y, minlength=10)
+    Xi, yi = imbalanced_subset(X, y, {3: 0.1, 7: 0.0, 9: 0.5}, seed=0)
+    kept = torch.bincount(yi, minlength=10)
+    assert kept[3].item() == round(0.1 * counts[3].item())
+    assert kept[7].item() == 0 and kept[9].item() == round(0.5 * counts[9].item())
+    unlisted = [c for c in range(10) if c not in (3, 7, 9)]
+    assert torch.equal(kept[unlisted], counts[unlisted])  # unlisted classes keep every row
+    rows = {(*row.tolist(), label) for row, label in zip(X, y.tolist())}
+    assert all((*row.tolist(), label) in rows for row, label in zip(Xi, yi.tolist()))
+
+
+def test_imbalanced_subset_is_seeded_keeps_order_and_accepts_a_list():
+    X = torch.arange(200, dtype=torch.float32)[:, None]
+    y = torch.arange(200) % 4
+    first = imbalanced_subset(X, y, [1.0, 0.5, 0.2, 0.02], seed=3)
+    again = imbalanced_subset(X, y, {0: 1.0, 1: 0.5, 2: 0.2, 3: 0.02}, seed=3)
+    other = imbalanced_subset(X, y, [1.0, 0.5, 0.2, 0.02], seed=4)
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    assert not torch.equal(first[0], other[0])
+    assert torch.bincount(first[1]).tolist() == [50, 25, 10, 1]  # 0.02 * 50 rounds to 1
+    assert (first[0].flatten().diff() > 0).all()  # original order kept
+
+
+def test_imbalanced_subset_keeps_one_row_of_a_small_positive_fraction():
+    X, y = torch.zeros(20, 2), torch.tensor([0] * 10 + [1] * 10)
+    _, yi = imbalanced_subset(X, y, {1: 0.01})
+    assert torch.bincount(yi).tolist() == [10, 1]
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), True, "half"])
+def test_imbalanced_subset_rejects_a_fraction_outside_0_1(bad):
+    X, y = load_digits()
+    with pytest.raises(ValueError, match=r"fractions\[2\] must lie in \[0, 1\]"):
+        imbalanced_subset(X, y, {2: bad})
+
+
+def test_imbalanced_subset_rejects_unknown_classes_and_bad_labels():
+    X, y = load_digits()
+    with pytest.raises(ValueError, match=r"class 10, which is not in y; classes in y: \[0, 1, 2"):
+        imbalanced_subset(X, y, {10: 0.5})
+    with pytest.raises(ValueError, match="not in y"):
+        imbalanced_subset(X, y, [0.5] * 11)  # one fraction too many
+    with pytest.raises(ValueError, match="1-D tensor of class labels"):
+        imbalanced_subset(X, y.float(), {1: 0.5})
+    with pytest.raises(ValueError, match="same length"):
+        imbalanced_subset(X[:10], y, {1: 0.5})

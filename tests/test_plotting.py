@@ -18,6 +18,7 @@ from utils.plotting import (
     plot_function,
     plot_layer_histograms,
     plot_layer_stats,
+    plot_reliability,
 )
 from utils.style import CONDITION_COLORS, PALETTE, STYLE, color_for
 
@@ -34,6 +35,11 @@ def test_color_for_named_conditions_and_indices():
     assert color_for("train") != color_for("validation")
     assert color_for(0) == PALETTE[0]
     assert color_for(len(PALETTE) + 2) == PALETTE[2]  # wraps around
+
+
+def test_losses_have_distinct_colors():
+    losses = ["mse", "mae", "huber", "cross_entropy", "focal"]
+    assert len({color_for(name) for name in losses}) == len(losses)
 
 
 def test_color_for_unknown_name_is_stable_and_in_palette():
@@ -202,4 +208,33 @@ def test_plot_loss_contours_rejects_bad_paths_and_negative_losses():
         plot_loss_contours(lambda w: w[:, 0], ax=_ax())
     with pytest.raises(ValueError, match=r"resolution and levels must be >= 2"):
         plot_loss_contours(quadratic, levels=1, ax=_ax())
+def test_plot_reliability_draws_one_point_per_used_bin_and_the_diagonal():
+    from utils.metrics import calibration_bins
+
+    gen = torch.Generator().manual_seed(0)
+    probs = (2 * torch.randn(500, 4, generator=gen)).softmax(dim=1)
+    y = torch.randint(4, (500,), generator=gen)
+    ax = _ax()
+    assert plot_reliability(probs, y, num_bins=10, ax=ax, label="cross_entropy") is ax
+    diagonal, curve = ax.get_lines()
+    assert list(diagonal.get_xdata()) == [0, 1] and list(diagonal.get_ydata()) == [0, 1]
+    bins = calibration_bins(probs, y, num_bins=10)
+    used = bins.count > 0
+    np.testing.assert_allclose(curve.get_xdata(), bins.confidence[used].numpy())
+    np.testing.assert_allclose(curve.get_ydata(), bins.accuracy[used].numpy())
+    assert to_hex(curve.get_color()) == to_hex(color_for("cross_entropy"))
+    (points,) = ax.collections  # one marker per used bin, its area growing with the bin's share
+    np.testing.assert_allclose(points.get_offsets()[:, 0], bins.confidence[used].numpy())
+    share = (bins.count[used] / bins.count.sum()).numpy()
+    np.testing.assert_allclose(points.get_sizes(), 8 + 150 * share)  # the fuller the bin, the larger
+    assert ax.get_legend().get_texts()[0].get_text() == f"cross_entropy, ECE {bins.ece:.3f}"
+    plt.close("all")
+
+
+def test_plot_reliability_makes_axes_and_rejects_logits():
+    probs = torch.tensor([[0.9, 0.1], [0.3, 0.7]])
+    ax = plot_reliability(probs, torch.tensor([0, 0]))
+    assert isinstance(ax, Axes) and ax.get_legend().get_texts()[0].get_text() == "ECE 0.400"
+    with pytest.raises(ValueError, match="apply softmax"):
+        plot_reliability(torch.tensor([[3.0, -1.0]]), torch.tensor([0]))
     plt.close("all")

@@ -13,6 +13,7 @@ taught somewhere in the book:
 - :mod:`utils.experiments` -- repeat a run over seeds, report mean ± std.
 - :mod:`utils.optim` -- optimizers and schedules by name, update rules checked
   against ``torch.optim``, the learning-rate range test (Chapter 5).
+- :mod:`utils.metrics` -- calibration: expected calibration error and its bins.
 - :mod:`utils.plotting` -- plot helpers that take ``ax=`` and return it.
 - :mod:`utils.checks` -- auto-checkers for the exercises, one module per chapter
   (``from utils.checks.initialization import check_xavier_uniform``).
@@ -20,6 +21,7 @@ taught somewhere in the book:
 
 from utils.data import (
     TensorLoader,
+    imbalanced_subset,
     load_digits,
     make_blobs,
     make_circles,
@@ -52,6 +54,7 @@ __all__ = [
     "TensorLoader",
     "count_parameters",
     "evaluate",
+    "imbalanced_subset",
     "init_weights",
     "load_digits",
     "make_activation",

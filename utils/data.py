@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -131,6 +131,43 @@ def make_mnist1d(n: int = 4000, seed: int = 42) -> Dataset:
     positive_int("n", n, minimum=10)
     X, y = _mnist1d_arrays(n, seed)
     return _as_tensors(X.copy(), y.copy())
+
+
+def imbalanced_subset(
+    X: Tensor, y: Tensor, fractions: Mapping[int, float] | Sequence[float], seed: int = 0
+) -> Dataset:
+    """Keep a fraction of each class's rows, drawn with ``seed``: an imbalanced copy of ``(X, y)``.
+
+    ``fractions`` maps a class to the fraction of its rows to keep (classes not
+    listed keep all their rows), or lists one fraction per class ``0, 1, ...``.
+    A class keeps ``round(fraction * count)`` rows, and at least one when its
+    fraction is above 0. Rows keep their original order. Lesson
+    ``04_losses/04_imbalance_calibration`` uses it.
+    """
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+    if y.ndim != 1 or y.is_floating_point():
+        raise ValueError(
+            f"y must be a 1-D tensor of class labels, got dtype {y.dtype}, shape {tuple(y.shape)}"
+        )
+    present = sorted(set(y.tolist()))
+    if not isinstance(fractions, Mapping):
+        fractions = dict(enumerate(fractions))
+    for label, value in fractions.items():
+        if label not in present:
+            raise ValueError(f"fractions names class {label!r}, which is not in y; classes in y: {present}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"fractions[{label}] must lie in [0, 1], got {value!r}")
+    generator = torch.Generator().manual_seed(seed)
+    keep = []
+    for label in present:
+        rows = (y == label).nonzero().flatten()
+        value = fractions.get(label, 1.0)
+        count = 0 if value == 0 else max(1, round(value * len(rows)))
+        order = torch.randperm(len(rows), generator=generator)
+        keep.append(rows[order[:count]])
+    kept = torch.cat(keep).sort().values
+    return X[kept], y[kept]
 
 
 def standardize(train: Tensor, *others: Tensor, eps: float = 1e-8) -> tuple[Tensor, ...]:

@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from torch import Tensor, nn
 
 from utils.experiments import SeedStats
+from utils.metrics import calibration_bins
 from utils.style import CONDITION_COLORS, color_for
 
 
@@ -211,4 +212,33 @@ def plot_loss_contours(
     ax.set_ylabel("$w_2$")
     if trajectories:
         ax.legend(loc="upper right")
+def plot_reliability(
+    probs: Tensor,
+    y: Tensor,
+    num_bins: int = 15,
+    ax: Axes | None = None,
+    label: str | None = None,
+    color: str | None = None,
+) -> Axes:
+    """Reliability diagram: accuracy against mean confidence per confidence bin.
+
+    Points on the dashed diagonal are calibrated; below it the model is
+    overconfident. A point's area grows with its bin's share of the predictions.
+    The legend entry gives the expected calibration error (see :mod:`utils.metrics`,
+    taught in lesson ``04_losses/04_imbalance_calibration``).
+    """
+    bins = calibration_bins(probs, y, num_bins)
+    ax = _ax(ax)
+    used = bins.count > 0
+    name = f"{label}, ECE {bins.ece:.3f}" if label else f"ECE {bins.ece:.3f}"
+    color = color or (color_for(label) if label else color_for(0))
+    share = bins.count[used] / bins.count.sum()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.plot(bins.confidence[used], bins.accuracy[used], color=color, linewidth=1.2, label=name)
+    ax.scatter(bins.confidence[used], bins.accuracy[used], s=8 + 150 * share, color=color, zorder=3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (mean of bin)")
+    ax.set_ylabel("accuracy in bin")
+    ax.legend()
     return ax

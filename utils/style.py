@@ -60,11 +60,11 @@ CONDITION_COLORS = {
     "softplus": "#000000",
     "sigmoid": "#882255",
     "tanh": "#44AA99",
-    # losses (Chapter 4)
+    # losses (Chapter 4): distinct within the group (lesson 4.3 plots mse against cross_entropy)
     "mse": "#0072B2",
     "mae": "#E69F00",
     "huber": "#009E73",
-    "cross_entropy": "#0072B2",
+    "cross_entropy": "#CC79A7",
     "focal": "#D55E00",
     # optimizers (Chapter 5)
     "sgd": "#7f7f7f",

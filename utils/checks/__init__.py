@@ -8,6 +8,7 @@ each chapter's checkers are in a module of their own, imported by its lessons:
 - :mod:`utils.checks.weights` -- Chapter 1, weights and biases.
 - :mod:`utils.checks.initialization` -- Chapter 2, initialization.
 - :mod:`utils.checks.activations` -- Chapter 3, activation functions.
+- :mod:`utils.checks.losses` -- Chapter 4, loss functions.
 - :mod:`utils.checks.optimizers` -- Chapter 5, optimizers and learning-rate schedules.
 
 For example ``from utils.checks.initialization import check_xavier_uniform``.
