@@ -208,6 +208,8 @@ def test_plot_loss_contours_rejects_bad_paths_and_negative_losses():
         plot_loss_contours(lambda w: w[:, 0], ax=_ax())
     with pytest.raises(ValueError, match=r"resolution and levels must be >= 2"):
         plot_loss_contours(quadratic, levels=1, ax=_ax())
+
+
 def test_plot_reliability_draws_one_point_per_used_bin_and_the_diagonal():
     from utils.metrics import calibration_bins
 

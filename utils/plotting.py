@@ -212,6 +212,8 @@ def plot_loss_contours(
     ax.set_ylabel("$w_2$")
     if trajectories:
         ax.legend(loc="upper right")
+
+
 def plot_reliability(
     probs: Tensor,
     y: Tensor,
