@@ -12,12 +12,15 @@ taught somewhere in the book:
 - :mod:`utils.diagnostics` -- removable hooks for per-layer statistics.
 - :mod:`utils.experiments` -- repeat a run over seeds, report mean ± std.
 - :mod:`utils.plotting` -- plot helpers that take ``ax=`` and return it.
+- :mod:`utils.regularization` -- weight-decay parameter groups (no decay for biases and norms).
+- :mod:`utils.augment` -- per-batch augmentations of 1-D signals for ``TensorLoader``.
 - :mod:`utils.checks` -- auto-checkers for the exercises, one module per chapter
   (``from utils.checks.initialization import check_xavier_uniform``).
 """
 
 from utils.data import (
     TensorLoader,
+    flip_labels,
     load_digits,
     make_blobs,
     make_circles,
@@ -50,6 +53,7 @@ __all__ = [
     "TensorLoader",
     "count_parameters",
     "evaluate",
+    "flip_labels",
     "init_weights",
     "load_digits",
     "make_activation",
