@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from utils import data as data_module
 from utils.data import (
     TensorLoader,
+    flip_labels,
     imbalanced_subset,
     load_digits,
     make_blobs,
@@ -401,3 +402,31 @@ def test_imbalanced_subset_rejects_unknown_classes_and_bad_labels():
         imbalanced_subset(X, y.float(), {1: 0.5})
     with pytest.raises(ValueError, match="same length"):
         imbalanced_subset(X[:10], y, {1: 0.5})
+
+
+# -- flip_labels ------------------------------------------------------------------
+
+
+def test_flip_labels_changes_exactly_the_fraction_to_other_classes():
+    y = torch.arange(1000) % 10
+    y_noisy, flipped = flip_labels(y, 0.3, seed=1)
+    assert flipped.sum().item() == 300 and flipped.dtype == torch.bool
+    assert torch.equal(y_noisy[~flipped], y[~flipped])
+    assert (y_noisy[flipped] != y[flipped]).all()
+    counts = torch.bincount(y_noisy[flipped], minlength=10)  # new classes spread over all ten
+    assert counts.min() > 10
+    again, _ = flip_labels(y, 0.3, seed=1)
+    assert torch.equal(again, y_noisy) and not torch.equal(flip_labels(y, 0.3, seed=2)[0], y_noisy)
+    assert torch.equal(flip_labels(y, 0.0)[0], y)
+
+
+def test_flip_labels_rejects_bad_arguments():
+    y = torch.tensor([0, 1, 2, 1])
+    with pytest.raises(ValueError, match=r"fraction_flipped must lie in \[0, 1\), got 1.0"):
+        flip_labels(y, 1.0)
+    with pytest.raises(ValueError, match=r"y must be a 1-D tensor of class indices"):
+        flip_labels(y.double(), 0.5)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
+        flip_labels(y, 0.5, num_classes=2)
+    with pytest.raises(ValueError, match=r"num_classes must be an integer >= 2, got 1"):
+        flip_labels(torch.zeros(3, dtype=torch.long), 0.5, num_classes=1)

@@ -391,6 +391,33 @@ def test_make_mlp_norm_layers(norm, cls):
     assert size == 4
 
 
+def test_make_mlp_dropout_layers_follow_each_hidden_activation():
+    model = make_mlp([3, 6, 4, 2], norm="batch", dropout=0.25)
+    names = [name for name, _ in model.named_children()]
+    assert names == ["linear1", "norm1", "act1", "drop1", "linear2", "norm2", "act2", "drop2", "linear3"]
+    assert isinstance(model.drop1, nn.Dropout) and model.drop1.p == 0.25
+    assert "drop1" not in dict(make_mlp([3, 6, 2]).named_children())  # dropout=0: no layer at all
+
+
+def test_make_mlp_dropout_matches_functional_dropout_in_train_and_eval():
+    torch.manual_seed(0)
+    model = make_mlp([5, 7, 3], dropout=0.5)
+    X = torch.randn(11, 5)
+    torch.manual_seed(1)
+    got = model(X)
+    torch.manual_seed(1)
+    hidden = F.dropout(F.relu(model.linear1(X)), p=0.5, training=True)
+    torch.testing.assert_close(got, model.linear2(hidden))
+    model.eval()  # eval mode: dropout is the identity
+    torch.testing.assert_close(model(X), model.linear2(F.relu(model.linear1(X))))
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
+def test_make_mlp_rejects_dropout_outside_0_1(p):
+    with pytest.raises(ValueError, match=rf"dropout must lie in \[0, 1\), got {p}"):
+        make_mlp([2, 3, 2], dropout=p)
+
+
 def test_make_mlp_equals_hand_built_sequential():
     torch.manual_seed(0)
     model = make_mlp([4, 8, 8, 3], activation="leaky_relu", negative_slope=0.1, init="kaiming_normal")

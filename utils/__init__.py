@@ -15,12 +15,15 @@ taught somewhere in the book:
   against ``torch.optim``, the learning-rate range test (Chapter 5).
 - :mod:`utils.metrics` -- calibration: expected calibration error and its bins.
 - :mod:`utils.plotting` -- plot helpers that take ``ax=`` and return it.
+- :mod:`utils.regularization` -- weight-decay parameter groups (no decay for biases and norms).
+- :mod:`utils.augment` -- per-batch augmentations of 1-D signals for ``TensorLoader``.
 - :mod:`utils.checks` -- auto-checkers for the exercises, one module per chapter
   (``from utils.checks.initialization import check_xavier_uniform``).
 """
 
 from utils.data import (
     TensorLoader,
+    flip_labels,
     imbalanced_subset,
     load_digits,
     make_blobs,
@@ -54,6 +57,7 @@ __all__ = [
     "TensorLoader",
     "count_parameters",
     "evaluate",
+    "flip_labels",
     "imbalanced_subset",
     "init_weights",
     "load_digits",

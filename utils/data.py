@@ -212,6 +212,33 @@ def split(
     return tuple(parts)
 
 
+def flip_labels(
+    y: Tensor, fraction_flipped: float, num_classes: int | None = None, seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    """Give a fraction of the labels a different class, drawn uniformly from the others.
+
+    Returns ``(y_noisy, flipped)``: the new labels and a boolean mask of the
+    ``round(fraction_flipped * len(y))`` examples that changed. Chapter 6 uses
+    it to make label noise whose size is known (lesson ``06_regularization/01``).
+    """
+    if y.ndim != 1 or y.dtype != torch.long:
+        shape = tuple(y.shape)
+        raise ValueError(f"y must be a 1-D tensor of class indices (long), got {y.dtype} of shape {shape}")
+    fraction("fraction_flipped", fraction_flipped)
+    num_classes = int(y.max().item()) + 1 if num_classes is None else num_classes
+    positive_int("num_classes", num_classes, minimum=2)
+    if y.min() < 0 or y.max() >= num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes}), got {y.min().item()}..{y.max().item()}")
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(y), generator=gen)[: round(fraction_flipped * len(y))]
+    offset = torch.randint(1, num_classes, (len(idx),), generator=gen)  # never 0: the class changes
+    y_noisy = y.clone()
+    y_noisy[idx] = (y[idx] + offset) % num_classes
+    flipped = torch.zeros(len(y), dtype=torch.bool)
+    flipped[idx] = True
+    return y_noisy, flipped
+
+
 class TensorLoader:
     """Mini-batches over in-memory tensors: a faster, re-iterable ``DataLoader``.
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from utils._validate import choice
+from utils._validate import choice, fraction
 
 #: Activation name -> module class (Chapter 3 teaches each one).
 ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
@@ -197,12 +197,13 @@ def make_mlp(
     norm: str | None = None,
     negative_slope: float | None = None,
     activation_options: dict | None = None,
+    dropout: float = 0.0,
     **init_kwargs,
 ) -> nn.Sequential:
-    """Build ``Linear -> [norm] -> activation`` blocks ending in a plain Linear.
+    """Build ``Linear -> [norm] -> activation [-> dropout]`` blocks ending in a plain Linear.
 
-    Layers are named ``linear1, norm1, act1, linear2, ...`` so diagnostics can
-    report them by name. ``sizes=[2, 16, 16, 1]`` gives two hidden layers of 16.
+    Layers are named ``linear1, norm1, act1, drop1, linear2, ...`` so diagnostics
+    can report them by name. ``sizes=[2, 16, 16, 1]`` gives two hidden layers of 16.
 
     Args:
         sizes: input size, hidden sizes..., output size (at least two numbers).
@@ -215,6 +216,8 @@ def make_mlp(
             :func:`make_activation` for every hidden layer, e.g. ``{"alpha": 0.5}``
             for ``"elu"`` or ``{"init": 0.1}`` for ``"prelu"`` (one learnable
             slope per layer).
+        dropout: when > 0, an ``nn.Dropout(dropout)`` after each hidden
+            activation (lesson ``06_regularization/03_dropout``); in [0, 1).
     """
     sizes = list(sizes)
     if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
@@ -229,6 +232,7 @@ def make_mlp(
     choice("init", init, INITIALIZERS)
     if norm is not None:
         choice("norm", norm, NORMS)
+    fraction("dropout", dropout)
     _check_kwargs(init, init_kwargs)
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     num_layers = len(sizes) - 1
@@ -238,6 +242,8 @@ def make_mlp(
             if norm is not None:
                 layers[f"norm{i}"] = NORMS[norm](fan_out)
             layers[f"act{i}"] = make_activation(activation, **options)
+            if dropout > 0:
+                layers[f"drop{i}"] = nn.Dropout(dropout)
     model = nn.Sequential(layers)
     return init_weights(model, init, **init_kwargs)
 
