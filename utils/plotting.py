@@ -212,6 +212,7 @@ def plot_loss_contours(
     ax.set_ylabel("$w_2$")
     if trajectories:
         ax.legend(loc="upper right")
+    return ax
 
 
 def plot_reliability(
