@@ -232,6 +232,14 @@ def test_standardize_returns_a_tuple_and_handles_constant_columns():
     torch.testing.assert_close(out[:, 1], torch.zeros(3))  # constant column: 0, not nan
 
 
+def test_a_feature_constant_in_train_is_only_centred_in_other_splits():
+    # a pixel blank in every training image but not in a test image (as in small digits splits)
+    train = torch.tensor([[1.0, 0.0], [3.0, 0.0], [5.0, 0.0]])
+    test = torch.tensor([[3.0, 16.0]])
+    _, out = standardize(train, test)
+    torch.testing.assert_close(out, torch.tensor([[0.0, 16.0]]))  # not 16 / eps = 1.6e9
+
+
 @pytest.mark.parametrize("train", [torch.zeros(5), torch.zeros(1, 3)])
 def test_standardize_rejects_bad_train(train):
     with pytest.raises(ValueError, match=r"train must be a 2-D tensor with at least 2 rows"):

@@ -173,12 +173,16 @@ def imbalanced_subset(
 def standardize(train: Tensor, *others: Tensor, eps: float = 1e-8) -> tuple[Tensor, ...]:
     """Scale features to mean 0, std 1 using statistics of ``train`` only.
 
-    Returns the standardized ``train`` followed by each of ``others``.
+    Returns the standardized ``train`` followed by each of ``others``. A feature
+    that is constant in ``train`` (std at most ``eps``) is only centred: dividing
+    by its tiny std would blow up any other split where it varies (a pixel that
+    is blank in every training image but not in every test image).
     """
     if train.ndim != 2 or train.shape[0] < 2:
         raise ValueError(f"train must be a 2-D tensor with at least 2 rows, got shape {tuple(train.shape)}")
     mean = train.mean(dim=0, keepdim=True)
-    std = train.std(dim=0, keepdim=True).clamp_min(eps)
+    std = train.std(dim=0, keepdim=True)
+    std = torch.where(std > eps, std, torch.ones_like(std))
     for i, other in enumerate(others):
         if other.ndim != 2 or other.shape[1] != train.shape[1]:
             raise ValueError(
