@@ -300,3 +300,14 @@ def test_the_install_cell_installs_only_in_colab(monkeypatch):
     (command,) = _run_install_cell(monkeypatch, in_colab=True)
     assert command[1:5] == ["-m", "pip", "install", "--quiet"]
     assert command[-1] == colab_cell.install_url()
+
+
+def test_references_parse_with_unique_keys():
+    """book/references.bib parses as a whole (a merge can leave an entry unclosed) and keys are unique."""
+    from pybtex.database import parse_string
+
+    text = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    keys = re.findall(r"^@\w+\{([^,\s]+),", text, re.M)
+    assert len(keys) == len(set(keys)), f"duplicate keys: {sorted(k for k in keys if keys.count(k) > 1)}"
+    entries = parse_string(text, "bibtex").entries
+    assert sorted(entries) == sorted(keys), "some entries did not parse (an unclosed brace swallows the next)"
