@@ -12,6 +12,8 @@ taught somewhere in the book:
 - :mod:`utils.diagnostics` -- removable hooks for per-layer statistics.
 - :mod:`utils.experiments` -- repeat a run over seeds, report mean ± std.
 - :mod:`utils.plotting` -- plot helpers that take ``ax=`` and return it.
+- :mod:`utils.search` -- the Optuna study of Chapter 7 as a worker:
+  ``python -m utils.search --storage URL`` (not imported here: it needs Optuna).
 - :mod:`utils.checks` -- auto-checkers for the exercises, one module per chapter
   (``from utils.checks.initialization import check_xavier_uniform``).
 """
