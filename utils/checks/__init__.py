@@ -7,6 +7,7 @@ each chapter's checkers are in a module of their own, imported by its lessons:
 - :mod:`utils.checks.core` -- the shared report line, :func:`check_true`, :func:`check_close`.
 - :mod:`utils.checks.weights` -- Chapter 1, weights and biases.
 - :mod:`utils.checks.initialization` -- Chapter 2, initialization.
+- :mod:`utils.checks.tuning` -- Chapter 7, tuning in practice.
 
 For example ``from utils.checks.initialization import check_xavier_uniform``.
 """
