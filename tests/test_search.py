@@ -79,18 +79,22 @@ def _trial_record(trial: optuna.trial.FrozenTrial) -> dict:
 def test_samplers_and_pruners_by_name():
     assert isinstance(make_sampler("grid"), optuna.samplers.GridSampler)
     assert isinstance(make_sampler("random"), optuna.samplers.RandomSampler)
-    assert isinstance(make_sampler("qmc"), optuna.samplers.QMCSampler)
+    assert isinstance(make_sampler("sobol"), optuna.samplers.QMCSampler)
     assert isinstance(make_sampler("tpe"), optuna.samplers.TPESampler)
     assert isinstance(make_pruner("none"), optuna.pruners.NopPruner)
     assert isinstance(make_pruner("median"), optuna.pruners.MedianPruner)
     assert isinstance(make_pruner("halving"), optuna.pruners.SuccessiveHalvingPruner)
-    assert set(SAMPLERS) == {"grid", "random", "qmc", "tpe"} and set(PRUNERS) == {"none", "median", "halving"}
+    assert set(SAMPLERS) == {"grid", "random", "sobol", "tpe"} and set(PRUNERS) == {
+        "none",
+        "median",
+        "halving",
+    }
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: make_sampler("sobol"), "sampler='sobol' is not valid; choose one of: grid, qmc, random"),
+        (lambda: make_sampler("qmc"), "sampler='qmc' is not valid; choose one of: grid, random, sobol"),
         (lambda: make_pruner("hyperband"), "pruner='hyperband' is not valid; choose one of: halving"),
         (lambda: make_sampler("tpe", worker=-1), "worker must be an integer >= 0"),
         (lambda: DigitsObjective(num_epochs=0), "num_epochs must be an integer >= 1"),
@@ -182,7 +186,7 @@ def test_a_seeded_study_is_reproducible(sampler):
     assert first == second
 
 
-def test_random_and_tpe_workers_get_their_own_seed_grid_and_qmc_share_one():
+def test_random_and_tpe_workers_get_their_own_seed_grid_and_sobol_share_one():
     def points(name: str, worker: int) -> list[dict]:
         study = optuna.create_study(direction=DIRECTION, sampler=make_sampler(name, seed=0, worker=worker))
         study.optimize(lambda t: suggest_config(t)["lr"], n_trials=3)
@@ -190,7 +194,7 @@ def test_random_and_tpe_workers_get_their_own_seed_grid_and_qmc_share_one():
 
     assert points("random", 0) != points("random", 1)
     assert points("tpe", 0) != points("tpe", 1)
-    assert points("qmc", 0) == points("qmc", 1)
+    assert points("sobol", 0) == points("sobol", 1)
     assert points("grid", 0) == points("grid", 1)
 
 

@@ -14,7 +14,7 @@ point every one at the same PostgreSQL URL
 exactly ``--n-trials`` trials, so the study ends with the sum. ``--worker`` gives
 each worker its own index: the random and TPE samplers add it to the seed (two
 workers with one seed would propose the same points), while the grid and the
-Sobol sampler share one seed (they split one sequence between workers).
+Sobol sampler (``--sampler sobol``) share one seed (they split one sequence between workers).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ GRID = {
 }
 
 #: Sampler names accepted by :func:`make_sampler`.
-SAMPLERS = ("grid", "random", "qmc", "tpe")
+SAMPLERS = ("grid", "random", "sobol", "tpe")
 
 #: Pruner names accepted by :func:`make_pruner`.
 PRUNERS = ("none", "median", "halving")
@@ -145,7 +145,7 @@ def make_sampler(name: str, seed: int = 0, worker: int = 0) -> optuna.samplers.B
     """A seeded sampler by name (see :data:`SAMPLERS`), for worker number ``worker``.
 
     ``"random"`` and ``"tpe"`` use ``seed + worker``, so that parallel workers
-    propose different points; ``"grid"`` (:data:`GRID`) and ``"qmc"`` (a
+    propose different points; ``"grid"`` (:data:`GRID`) and ``"sobol"`` (a
     scrambled Sobol sequence) use ``seed`` in every worker, because Optuna
     splits their one sequence between the workers of a study.
     """
@@ -153,7 +153,7 @@ def make_sampler(name: str, seed: int = 0, worker: int = 0) -> optuna.samplers.B
     positive_int("worker", worker, minimum=0)
     if name == "grid":
         return optuna.samplers.GridSampler(GRID, seed=seed)
-    if name == "qmc":
+    if name == "sobol":
         with warnings.catch_warnings():  # "QMCSampler is experimental": chosen knowingly here
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed)
