@@ -2,6 +2,8 @@
 # Install the Debian packages that `make book` and `make test` need besides Python 3.11:
 #   book: nodejs and npm (MathJax, for offline math, is an npm package: package.json)
 #   test: the same, plus Debian's chromium for the browser suite (never a browser download)
+#         and postgresql, whose server the tests of utils.search start on 127.0.0.1 in a
+#         temporary data directory (Debian keeps initdb in /usr/lib/postgresql/*/bin)
 # Missing packages are installed with apt-get when this runs as root or with password-less
 # sudo; otherwise it prints the one command to run and stops. `make book`, `make test`
 # and .ci/run call it; run it yourself with: bash tools/system_deps.sh test
@@ -19,6 +21,9 @@ case "$target" in
   test)
     if [ ! -x "$chromium" ]; then
       missing+=(chromium fonts-liberation)
+    fi
+    if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+      missing+=(postgresql)
     fi
     ;;
   *)

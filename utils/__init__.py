@@ -17,6 +17,8 @@ taught somewhere in the book:
 - :mod:`utils.plotting` -- plot helpers that take ``ax=`` and return it.
 - :mod:`utils.regularization` -- weight-decay parameter groups (no decay for biases and norms).
 - :mod:`utils.augment` -- per-batch augmentations of 1-D signals for ``TensorLoader``.
+- :mod:`utils.search` -- the Optuna study of Chapter 7 as a worker:
+  ``python -m utils.search --storage URL`` (not imported here: it needs Optuna).
 - :mod:`utils.checks` -- auto-checkers for the exercises, one module per chapter
   (``from utils.checks.initialization import check_xavier_uniform``).
 """

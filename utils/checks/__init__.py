@@ -11,6 +11,7 @@ each chapter's checkers are in a module of their own, imported by its lessons:
 - :mod:`utils.checks.losses` -- Chapter 4, loss functions.
 - :mod:`utils.checks.optimizers` -- Chapter 5, optimizers and learning-rate schedules.
 - :mod:`utils.checks.regularization` -- Chapter 6, regularization and normalization.
+- :mod:`utils.checks.tuning` -- Chapter 7, tuning in practice.
 
 For example ``from utils.checks.initialization import check_xavier_uniform``.
 """

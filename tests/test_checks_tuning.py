@@ -1,0 +1,246 @@
+"""Tests for the Chapter 7 checkers (utils.checks.tuning), with PyTorch or a simulation as the reference."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+import pytest
+import torch
+from sklearn.decomposition import PCA
+
+from utils.checks.tuning import (
+    _halving_epochs,
+    _stopping_epochs,
+    check_accuracy_noise,
+    check_distinct_trials,
+    check_gd_steps,
+    check_halving_epochs,
+    check_no_overfitting,
+    check_stopping_epoch,
+    check_tpe_startup,
+    check_train_statistics,
+    check_whitening,
+)
+from utils.data import TensorLoader, make_blobs
+from utils.models import make_mlp
+from utils.search import suggest_config
+from utils.train import History, train
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+# --------------------------------------------------------------------------- lesson 07/03
+def test_tpe_startup_is_measured(capsys):
+    assert check_tpe_startup(10) is True
+    assert "the first 10 are identical" in capsys.readouterr().out
+    assert check_tpe_startup(0) is False
+    assert "n_startup_trials" in capsys.readouterr().out
+    assert check_tpe_startup("ten") is False and check_tpe_startup(3, n_trials=3) is True
+    with pytest.raises(ValueError, match="n_trials must be an integer >= 1"):
+        check_tpe_startup(1, n_trials=0)
+
+
+def _workers(seeds: list[int], n_trials: int = 8) -> optuna.Study:
+    storage = optuna.storages.InMemoryStorage()
+    for seed in seeds:
+        study = optuna.create_study(
+            storage=storage,
+            study_name="shared",
+            sampler=optuna.samplers.RandomSampler(seed=seed),
+            load_if_exists=True,
+        )
+        study.optimize(lambda trial: suggest_config(trial)["lr"], n_trials=n_trials)
+    return study
+
+
+def test_distinct_trials_catches_workers_that_share_a_seed(capsys):
+    assert check_distinct_trials(_workers([0, 0, 0, 0]), n_trials=32) is False
+    out = capsys.readouterr().out
+    assert "8 distinct configurations" in out and "each configuration ran 4 times" in out
+    assert check_distinct_trials(_workers([0, 1, 2, 3]), n_trials=32) is True
+    assert check_distinct_trials(_workers([0, 1]), n_trials=32) is False
+    assert "16 trials (expected 32)" in capsys.readouterr().out
+    assert check_distinct_trials("study", n_trials=32) is False
+
+
+def _simulated_halving(n: int, eta: int, min_epochs: int, max_epochs: int) -> int:
+    """Train each configuration epoch by epoch and cut the rungs: count every epoch run."""
+    epochs = [0] * n  # epochs trained so far, per configuration
+    alive, budget = list(range(n)), min_epochs
+    while alive:
+        budget = min(budget, max_epochs)
+        for c in alive:
+            while epochs[c] < budget:
+                epochs[c] += 1
+        if budget == max_epochs:
+            break
+        alive, budget = alive[: len(alive) // eta], budget * eta
+    return sum(epochs)
+
+
+@pytest.mark.parametrize("case", [(27, 3, 1, 9), (32, 3, 1, 6), (32, 2, 1, 6), (5, 3, 1, 100), (10, 4, 2, 8)])
+def test_halving_reference_matches_a_simulation(case):
+    assert _halving_epochs(*case) == _simulated_halving(*case)
+
+
+def test_halving_checker_accepts_a_correct_rule_and_names_the_restart_slip(capsys):
+    assert check_halving_epochs(_simulated_halving) is True
+    assert "63 epochs instead of 243" in capsys.readouterr().out
+    assert check_halving_epochs(lambda *case: _halving_epochs(*case, restart=True)) is False
+    assert "continue from the epochs they already trained" in capsys.readouterr().out
+    assert check_halving_epochs(lambda n, eta, low, high: n * high) is False
+    assert check_halving_epochs(lambda *case: None) is False
+    assert check_halving_epochs(lambda *case: 1 / 0) is False
+    assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- lesson 07/01
+def test_gd_steps_against_gradient_descent_on_a_quadratic(capsys):
+    curvature = torch.tensor([1.0, 100.0], dtype=torch.float64)  # kappa = 100
+    x, steps = torch.ones(2, dtype=torch.float64), 0
+    while x[0] > 1e-3:
+        x = x - curvature * x / curvature.max()
+        steps += 1
+    assert check_gd_steps(steps, kappa=100, reduction=1e-3) is True
+    assert check_gd_steps(100, kappa=100, reduction=1e-3) is False
+    assert "ln(1/reduction) * kappa" in capsys.readouterr().out
+    assert check_gd_steps(None) is False and check_gd_steps(2 * steps) is False
+    with pytest.raises(ValueError, match="kappa must be a number > 1"):
+        check_gd_steps(1, kappa=1.0)
+    with pytest.raises(ValueError, match=r"reduction must lie in \(0, 1\)"):
+        check_gd_steps(1, reduction=2.0)
+
+
+def _by_train(X_train, X_test, correction=1):
+    m, s = X_train.mean(0), X_train.std(0, correction=correction)
+    return (X_train - m) / s, (X_test - m) / s
+
+
+def test_train_statistics_accepts_training_statistics(capsys):
+    assert check_train_statistics(_by_train) is True
+    assert "stays visible" in capsys.readouterr().out
+    assert check_train_statistics(lambda a, b: _by_train(a, b, correction=0)) is True
+
+
+def test_train_statistics_names_each_leak(capsys):
+    def together(X_train, X_test):
+        both = torch.cat([X_train, X_test])
+        m, s = both.mean(0), both.std(0)
+        return (X_train - m) / s, (X_test - m) / s
+
+    def own(X_train, X_test):
+        return tuple((Z - Z.mean(0)) / Z.std(0) for Z in (X_train, X_test))
+
+    assert check_train_statistics(together) is False
+    assert "train and test together" in capsys.readouterr().out
+    assert check_train_statistics(own) is False
+    assert "each set's own statistics" in capsys.readouterr().out
+    assert check_train_statistics(lambda a, b: (a, b)) is False
+    assert check_train_statistics(lambda a, b: None) is False
+    assert check_train_statistics(lambda a, b: [a]) is False
+
+
+def _pca_whitening(train_rows, *others, eps=0.0):
+    mu = train_rows.mean(0)
+    eigenvalues, V = torch.linalg.eigh(torch.cov((train_rows - mu).T))
+    scale = V / (eigenvalues + eps).sqrt()
+    return [(Z - mu) @ scale for Z in (train_rows, *others)]
+
+
+def test_whitening_accepts_pca_zca_and_sklearn(capsys):
+    def zca(train_rows, *others, eps=0.0):
+        mu = train_rows.mean(0)
+        eigenvalues, V = torch.linalg.eigh(torch.cov((train_rows - mu).T))
+        M = V / (eigenvalues + eps).sqrt() @ V.T
+        return [(Z - mu) @ M for Z in (train_rows, *others)]
+
+    def sklearn_pca(train_rows, *others, eps=0.0):
+        if eps:
+            return _pca_whitening(train_rows, *others, eps=eps)
+        pca = PCA(whiten=True).fit(train_rows.numpy())
+        return [torch.as_tensor(pca.transform(Z.numpy())) for Z in (train_rows, *others)]
+
+    assert check_whitening(_pca_whitening) is True
+    assert check_whitening(zca) is True and check_whitening(sklearn_pca) is True
+
+
+def test_whitening_catches_leaks_and_a_missing_eps(capsys):
+    def own_statistics(train_rows, *others, eps=0.0):
+        return [_pca_whitening(Z, eps=eps)[0] for Z in (train_rows, *others)]
+
+    def ignores_eps(train_rows, *others, eps=0.0):
+        return _pca_whitening(train_rows, *others)
+
+    def standardizes_only(train_rows, *others, eps=0.0):
+        m, s = train_rows.mean(0), train_rows.std(0)
+        return [(Z - m) / s for Z in (train_rows, *others)]
+
+    assert check_whitening(own_statistics) is False
+    assert "not transformed like the training set" in capsys.readouterr().out
+    assert check_whitening(ignores_eps) is False
+    assert "eps=0.5: covariance eigenvalues" in capsys.readouterr().out
+    assert check_whitening(standardizes_only) is False
+    assert check_whitening(lambda *a, eps=0.0: None) is False
+
+
+# --------------------------------------------------------------------------- lesson 07/04
+def test_accuracy_noise_against_a_binomial_simulation(capsys):
+    draws = torch.rand(20_000, 200, generator=torch.Generator().manual_seed(0)) < 0.7
+    simulated = draws.double().mean(dim=1).std().item()
+    assert check_accuracy_noise(simulated, p=0.7, n=200) is True
+    assert check_accuracy_noise(0.7 * 0.3 / 200, p=0.7, n=200) is False
+    assert "that is the variance" in capsys.readouterr().out
+    assert check_accuracy_noise(math.sqrt(0.21), p=0.7, n=200) is False
+    assert "divides it by sqrt(n)" in capsys.readouterr().out
+    assert check_accuracy_noise(None) is False and check_accuracy_noise(0.1) is False
+    with pytest.raises(ValueError, match=r"p must lie in \(0, 1\)"):
+        check_accuracy_noise(0.1, p=1.0)
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        check_accuracy_noise(0.1, n=0)
+
+
+def test_no_overfitting_reads_the_end_of_the_validation_curve(capsys):
+    assert check_no_overfitting(History(val_loss=[2.0, 1.5, 1.4, 1.41])) is True
+    assert check_no_overfitting(History(val_loss=[2.0, 1.5, 1.7, 2.5])) is False
+    assert "climbs after its minimum" in capsys.readouterr().out
+    assert check_no_overfitting(History(val_loss=[2.2, 2.1, 2.0])) is False  # above max_val_loss
+    assert "learned too little" in capsys.readouterr().out
+    assert check_no_overfitting(History(val_loss=[2.0, 1.5], best_epoch=2)) is False
+    assert "early stopping" in capsys.readouterr().out
+    assert check_no_overfitting(History()) is False
+    assert check_no_overfitting(History(val_loss=[1.0, math.nan])) is False
+
+
+def test_stopping_reference_is_the_rule_of_utils_train():
+    X, y = make_blobs(n=200, centers=3, std=2.5, seed=0)
+    for patience in (1, 2, 4):
+        torch.manual_seed(patience)
+        model = make_mlp([2, 64, 64, 3])
+        loader = TensorLoader(X[:40], y[:40], batch_size=8, seed=0)  # few rows: it overfits
+        history = train(model, loader, num_epochs=40, lr=0.3, val_data=(X[100:], y[100:]), patience=patience)
+        assert (history.best_epoch, history.stopped_epoch) == _stopping_epochs(history.val_loss, patience)
+        assert history.stopped_epoch < 40  # it did stop early
+
+
+def test_stopping_checker(capsys):
+    def by_hand(val_losses, patience):  # vectorized: the epoch of the last improvement, then the first wait
+        v = np.asarray(val_losses, dtype=float)
+        improved = np.r_[True, v[1:] < np.minimum.accumulate(v)[:-1]]
+        last = np.maximum.accumulate(np.where(improved, np.arange(len(v)), 0))
+        stops = np.flatnonzero(np.arange(len(v)) - last >= patience)
+        end = int(stops[0]) if len(stops) else len(v) - 1
+        return int(last[end]) + 1, end + 1
+
+    def lenient(val_losses, patience):  # counts an equal loss as an improvement
+        best_epoch, stopped = by_hand([v - 1e-9 * i for i, v in enumerate(val_losses)], patience)
+        return best_epoch, stopped
+
+    assert check_stopping_epoch(by_hand) is True
+    assert check_stopping_epoch(lenient) is False
+    assert "an equal loss is not an improvement" in capsys.readouterr().out
+    assert check_stopping_epoch(lambda v, p: (int(np.argmin(v)) + 1, len(v))) is False
+    assert check_stopping_epoch(lambda v, p: None) is False
+    assert check_stopping_epoch(lambda v, p: v[100]) is False
+    assert "IndexError" in capsys.readouterr().out

@@ -1,0 +1,346 @@
+"""Checkers for Chapter 7, tuning in practice (lessons ``07_tuning/*``).
+
+Optuna is imported only by the checkers of lesson 07/03 that need it, so the
+other lessons do not load it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from utils._validate import positive_int
+from utils.checks.core import report
+
+if TYPE_CHECKING:
+    import optuna
+
+
+def _as_number(answer) -> float | None:
+    """``answer`` as a float, or ``None`` when it is not a number."""
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        return None
+
+
+def _proposals(sampler: optuna.samplers.BaseSampler, n_trials: int) -> list[dict]:
+    """The configurations ``sampler`` proposes for lesson 7.3's search space (a stand-in objective)."""
+    import optuna
+
+    from utils.search import suggest_config
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda trial: suggest_config(trial)["lr"], n_trials=n_trials)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return [trial.params for trial in study.trials]
+
+
+def check_tpe_startup(answer: int, n_trials: int = 16, seed: int = 0) -> bool:
+    """Check how many of TPE's first ``n_trials`` proposals equal random search's (lesson 07/03).
+
+    Both samplers get the same ``seed``; the expected count is measured, not assumed.
+    """
+    positive_int("n_trials", n_trials)
+    import optuna
+
+    name = f"TPE proposals equal to random search's, of {n_trials}"
+    tpe = _proposals(optuna.samplers.TPESampler(seed=seed), n_trials)
+    random = _proposals(optuna.samplers.RandomSampler(seed=seed), n_trials)
+    same = [a == b for a, b in zip(tpe, random)]
+    expected = sum(same)
+    startup = same.index(False) if False in same else n_trials
+    try:
+        value = int(answer)
+    except (TypeError, ValueError):
+        return report(False, name, f"expected a whole number, got {answer!r}.")
+    detail = f"got {value}, measured {expected}: the first {startup} are identical, then TPE takes over."
+    hint = "until it has n_startup_trials (10) finished trials, TPE samples at random with its own seed."
+    return report(value == expected, name, detail, hint)
+
+
+def check_distinct_trials(study: optuna.Study, n_trials: int = 32) -> bool:
+    """Check that ``study`` holds ``n_trials`` trials with all-different configurations (lesson 07/03)."""
+    import optuna
+
+    if not isinstance(study, optuna.Study):
+        return report(
+            False, "distinct configurations", f"expected an optuna.Study, got {type(study).__name__}."
+        )
+    trials = study.get_trials(deepcopy=False)
+    configs = {tuple(sorted(trial.params.items())) for trial in trials}
+    detail = f"{len(trials)} trials (expected {n_trials}), {len(configs)} distinct configurations."
+    if len(trials) != n_trials:
+        return report(False, "distinct configurations", detail, "run every worker for its n_trials.")
+    repeats = len(trials) / max(len(configs), 1)
+    hint = f"each configuration ran {repeats:.0f} times: the workers share one seed; give each its own."
+    ok = len(configs) == len(trials)
+    return report(ok, "distinct configurations", detail, "" if ok else hint)
+
+
+def _halving_epochs(n: int, eta: int, min_epochs: int, max_epochs: int, restart: bool = False) -> int:
+    """Epochs trained by synchronous successive halving.
+
+    Rung ``k`` keeps ``n // eta**k`` configurations and trains each to
+    ``min(min_epochs * eta**k, max_epochs)`` epochs, continuing from the epochs
+    it already has (``restart=True``: from scratch, a common slip). It ends at
+    the rung that reaches ``max_epochs``, or when no configuration is left.
+    """
+    total, trained, k = 0, 0, 0
+    while n // eta**k >= 1:
+        budget = min(min_epochs * eta**k, max_epochs)
+        total += (n // eta**k) * (budget if restart else budget - trained)
+        if budget == max_epochs:
+            break
+        trained, k = budget, k + 1
+    return total
+
+
+def check_halving_epochs(fn, cases: tuple[tuple[int, int, int, int], ...] | None = None) -> bool:
+    """Check ``fn(n, eta, min_epochs, max_epochs)``: the epochs successive halving trains (lesson 07/03)."""
+    name = "successive halving budget"
+    cases = cases or ((27, 3, 1, 9), (32, 2, 1, 6), (81, 3, 1, 27), (10, 4, 2, 8), (5, 3, 1, 100))
+    for n, eta, low, high in cases:
+        expected = _halving_epochs(n, eta, low, high)
+        try:
+            got = fn(n, eta, low, high)
+        except Exception as exc:  # the reader's code may fail in any way; report it
+            return report(False, name, f"fn({n}, {eta}, {low}, {high}) raised {type(exc).__name__}: {exc}")
+        if not isinstance(got, (int, float)) or not math.isfinite(got) or got != expected:
+            full = n * high
+            hint = (
+                "survivors continue from the epochs they already trained; do not count those twice."
+                if got == _halving_epochs(n, eta, low, high, restart=True)
+                else f"rung k keeps n // eta**k configurations and trains them to min(min_epochs * eta**k, "
+                f"max_epochs) epochs (without pruning it would be {full})."
+            )
+            return report(False, name, f"fn({n}, {eta}, {low}, {high}) = {got!r}, expected {expected}.", hint)
+    return report(True, name, f"all {len(cases)} cases match, e.g. 27 configurations, eta 3: "
+                  f"{_halving_epochs(27, 3, 1, 9)} epochs instead of {27 * 9}.")  # fmt: skip
+
+
+def check_gd_steps(answer: float, kappa: float = 100.0, reduction: float = 1e-3) -> bool:
+    """Check the steps gradient descent needs to shrink the slowest error by ``reduction`` (lesson 07/01).
+
+    With step ``1 / lambda_max`` the error along the slowest eigenvector shrinks by
+    ``1 - 1 / kappa`` per step.
+    """
+    if not kappa > 1:
+        raise ValueError(f"kappa must be a number > 1, got {kappa!r}")
+    if not 0 < reduction < 1:
+        raise ValueError(f"reduction must lie in (0, 1), got {reduction!r}")
+    name = f"steps for condition number {kappa:g}"
+    value = _as_number(answer)
+    if value is None:
+        return report(False, name, f"expected a number, got {answer!r}.")
+    expected = math.ceil(math.log(reduction) / math.log(1 - 1 / kappa))
+    detail = f"got {value:.4g}, expected {expected} (ln {reduction:g} / ln(1 - 1/{kappa:g}))."
+    if math.isfinite(value) and abs(value - expected) <= 0.01 * expected:
+        return report(True, name, f"{detail} That is about kappa * ln(1/{reduction:g}) steps.")
+    if math.isclose(value, kappa, rel_tol=0.05):
+        hint = (
+            "each step removes only a fraction 1/kappa of the error: you need about ln(1/reduction) * kappa."
+        )
+    else:
+        hint = "solve (1 - 1/kappa)**t = reduction for t."
+    return report(False, name, detail, hint)
+
+
+def _shifted_sets(seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Training rows with very different feature scales, and test rows from a shifted distribution."""
+    gen = torch.Generator().manual_seed(seed)
+    scales = torch.tensor([0.01, 1.0, 30.0, 500.0], dtype=torch.float64)
+    X_train = torch.randn(200, 4, generator=gen, dtype=torch.float64) * scales + 5.0
+    X_test = torch.randn(100, 4, generator=gen, dtype=torch.float64) * scales + 5.0 + 2.0 * scales
+    return X_train, X_test
+
+
+def _apply(fn, *args, **kwargs) -> tuple[list | None, str]:
+    """Call a reader's function; return its output as a list of tensors, or None and why not."""
+    try:
+        out = fn(*args, **kwargs)
+    except Exception as exc:  # the reader's code may fail in any way; report it
+        return None, f"it raised {type(exc).__name__}: {exc}"
+    if not isinstance(out, (list, tuple)) or not all(isinstance(t, Tensor) for t in out):
+        return None, f"expected a list or tuple of tensors, got {type(out).__name__}"
+    return list(out), ""
+
+
+def check_train_statistics(fn) -> bool:
+    """Check that ``fn(X_train, X_test)`` standardizes both with training statistics (lesson 07/01)."""
+    name = "standardize with training statistics"
+    X_train, X_test = _shifted_sets()
+    out, why = _apply(fn, X_train, X_test)
+    if out is None or len(out) != 2:
+        return report(False, name, why or f"expected 2 tensors (train, test), got {len(out)}.")
+    Z_train, Z_test = out
+
+    def close(a: Tensor, b: Tensor) -> bool:
+        return a.shape == b.shape and bool(torch.allclose(a, b, rtol=1e-6, atol=1e-8))
+
+    both = torch.cat([X_train, X_test])
+    candidates = {
+        "the training statistics": (X_train.mean(0), X_train.std(0)),
+        "the training statistics (population std)": (X_train.mean(0), X_train.std(0, correction=0)),
+        "statistics of train and test together": (both.mean(0), both.std(0)),
+        "each set's own statistics": None,
+    }
+    for label, stats in candidates.items():
+        if stats is None:
+            own = (X_test - X_test.mean(0)) / X_test.std(0)
+            ok = close(Z_test, own)
+        else:
+            m, s = stats
+            ok = close(Z_train, (X_train - m) / s) and close(Z_test, (X_test - m) / s)
+        if ok:
+            shift = Z_test.mean(0).mean().item()
+            detail = f"it standardizes with {label}; the shifted test set's mean comes out at {shift:+.2f}."
+            if label.startswith("the training"):
+                return report(True, name, detail + " The shift stays visible, as it would in deployment.")
+            hint = "compute the mean and std from X_train alone and apply them to both sets."
+            return report(False, name, detail + " The test rows leaked into the statistics.", hint)
+    return report(
+        False, name, "the outputs match no standardization.", "return (X - mean) / std for both sets."
+    )
+
+
+def check_whitening(fn) -> bool:
+    """Check ``fn(train_rows, *others, eps=...)``: whitening fitted on ``train_rows`` only (lesson 07/01)."""
+    name = "PCA whitening"
+    gen = torch.Generator().manual_seed(0)
+    mixing = torch.tensor([[2.0, 0.0, 0.0, 0.0], [1.5, 0.3, 0.0, 0.0], [0.0, 0.0, 5.0, 0.0],
+                           [0.5, 0.0, 1.0, 0.05]], dtype=torch.float64)  # fmt: skip
+    X_train = torch.randn(500, 4, generator=gen, dtype=torch.float64) @ mixing.T + 3.0
+    X_other = torch.randn(200, 4, generator=gen, dtype=torch.float64) @ mixing.T + 4.0  # shifted
+    centred = X_train - X_train.mean(0)
+    eigenvalues = torch.linalg.eigvalsh(torch.cov(centred.T))
+    for eps in (0.0, 0.5):
+        out, why = _apply(fn, X_train, X_other, eps=eps)
+        if out is None or len(out) != 2:
+            return report(False, name, why or f"expected 2 tensors for 2 inputs, got {len(out)}.")
+        W_train, W_other = out
+        if W_train.shape != X_train.shape or W_other.shape != X_other.shape:
+            return report(False, name, f"eps={eps}: the shapes changed: {tuple(W_train.shape)}.")
+        got = torch.linalg.eigvalsh(torch.cov(W_train.T))
+        want = eigenvalues / (eigenvalues + eps)
+        if not torch.allclose(got, want, rtol=5e-3, atol=1e-6):
+            detail = (
+                f"eps={eps}: covariance eigenvalues {got.numpy().round(3)}, expected {want.numpy().round(3)}."
+            )
+            hint = "rotate onto the eigenvectors of the training covariance and divide by sqrt(lambda + eps)."
+            return report(False, name, detail, hint)
+        # the same affine map must serve both sets: fit it on the training rows, apply it to the others
+        A = torch.cat([X_train, torch.ones(len(X_train), 1, dtype=torch.float64)], dim=1)
+        B = torch.cat([X_other, torch.ones(len(X_other), 1, dtype=torch.float64)], dim=1)
+        M = torch.linalg.lstsq(A, W_train).solution
+        if not torch.allclose(B @ M, W_other, rtol=1e-5, atol=1e-6):
+            hint = "transform the other sets with the training mean and eigenvectors, not their own."
+            return report(
+                False, name, f"eps={eps}: the other set was not transformed like the training set.", hint
+            )
+    return report(True, name, "identity covariance for eps=0, lambda/(lambda+eps) otherwise, and the other "
+                  "set transformed with the training statistics.")  # fmt: skip
+
+
+def check_accuracy_noise(answer: float, p: float = 0.7, n: int = 200) -> bool:
+    """Check a predicted std of an accuracy measured on ``n`` examples, each right with probability ``p``.
+
+    The number right is binomial, so the accuracy has std ``sqrt(p (1 - p) / n)`` (lesson 07/04).
+    """
+    if not 0 < p < 1:
+        raise ValueError(f"p must lie in (0, 1), got {p!r}")
+    positive_int("n", n)
+    name = f"std of an accuracy on {n} examples"
+    value = _as_number(answer)
+    if value is None:
+        return report(False, name, f"expected a number, got {answer!r}.")
+    expected = math.sqrt(p * (1 - p) / n)
+    detail = f"got {value:.4g}, expected {expected:.4g} = sqrt({p:g} * {1 - p:g} / {n})."
+    if math.isfinite(value) and abs(value - expected) <= 0.03 * expected:
+        return report(True, name, detail)
+    if math.isclose(value, p * (1 - p) / n, rel_tol=0.03):
+        hint = "that is the variance; the standard deviation is its square root."
+    elif math.isclose(value, math.sqrt(p * (1 - p)), rel_tol=0.03):
+        hint = (
+            "that is the std of one example's right-or-wrong; an average of n of them divides it by sqrt(n)."
+        )
+    else:
+        hint = (
+            "the number right is binomial(n, p): its variance is n p (1 - p); divide by n for the accuracy."
+        )
+    return report(False, name, detail, hint)
+
+
+def check_no_overfitting(history, tolerance: float = 0.1, max_val_loss: float = 1.8) -> bool:
+    """Check that a run ends within ``tolerance`` of its lowest validation loss, without early stopping.
+
+    ``history`` is the :class:`utils.train.History` of a full run (lesson 07/04).
+    """
+    name = "no overfitting at the end"
+    val_loss = list(getattr(history, "val_loss", []) or [])
+    if not val_loss:
+        return report(False, name, "the history has no validation loss: pass val_data to train.")
+    if getattr(history, "best_epoch", None) is not None:
+        return report(False, name, "this run used early stopping (patience).", "change the model or its "
+                      "regularization instead, and train all epochs.")  # fmt: skip
+    last, lowest = val_loss[-1], min(val_loss)
+    detail = (
+        f"last validation loss {last:.3f}, lowest {lowest:.3f} at epoch {val_loss.index(lowest) + 1} "
+        f"of {len(val_loss)} (allowed: {1 + tolerance:.2f} x lowest, and below {max_val_loss})."
+    )
+    if not math.isfinite(last):
+        return report(False, name, detail, "the run diverged: lower the learning rate.")
+    if last > (1 + tolerance) * lowest:
+        hint = "the validation loss climbs after its minimum: regularize, shrink the model or train less."
+        return report(False, name, detail, hint)
+    if last >= max_val_loss:
+        return report(
+            False, name, detail, "it no longer overfits, but it learned too little: regularize less."
+        )
+    return report(True, name, detail)
+
+
+def _stopping_epochs(val_losses, patience: int) -> tuple[int, int]:
+    """(kept epoch, stop epoch) by the rule of ``utils.train``: strict improvements, ``patience`` epochs."""
+    best, best_epoch, waited = math.inf, 1, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if epoch == 1 or loss < best:
+            best, best_epoch, waited = loss, epoch, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return best_epoch, epoch
+    return best_epoch, len(val_losses)
+
+
+def check_stopping_epoch(fn) -> bool:
+    """Check ``fn(val_losses, patience) -> (best, stopped)`` against ``utils.train``'s rule (lesson 07/04)."""
+    name = "early stopping by hand"
+    cases = [
+        ([1.0, 0.9, 0.8, 0.85, 0.9, 0.95, 0.7], 3),
+        ([1.0, 0.9, 0.8, 0.7, 0.6], 2),
+        ([1.0, 1.0, 1.0, 0.5], 2),
+        ([0.5, 0.6, 0.4, 0.45, 0.45, 0.45, 0.3], 3),
+        ([2.0, 1.0, 1.5], 1),
+    ]
+    for losses, patience in cases:
+        expected = _stopping_epochs(losses, patience)
+        try:
+            got = fn(list(losses), patience)
+        except Exception as exc:  # the reader's code may fail in any way; report it
+            return report(False, name, f"fn({losses}, {patience}) raised {type(exc).__name__}: {exc}")
+        if got is None or tuple(got) != expected:
+            hint = (
+                "an equal loss is not an improvement."
+                if losses[0] == losses[1]
+                else "count the epochs since the last improvement; stop when the count reaches patience."
+            )
+            return report(False, name, f"fn({losses}, {patience}) = {got!r}, expected {expected}.", hint)
+    return report(True, name, f"all {len(cases)} curves give the epochs utils.train keeps and stops at.")
