@@ -16,6 +16,13 @@
    notebooks on Binder and Colab instead, so unless ``launch_buttons.thebe`` is
    switched on, this extension unhooks ``sphinx_thebe``.
 
+3. **Whole lines of code.** Lesson code is formatted to 80 columns; at the
+   theme's code size the text column shows about 81 characters, so a small
+   stylesheet (:data:`COURSE_CSS`, written into ``_static/`` at build time)
+   sets code in cells a little smaller, and wraps the lines of outputs and of
+   claim cells, whose assert messages are long strings, instead of hiding
+   their ends behind a scroll bar.
+
 (Jupyter Book also leaves the theme's colour mode empty, a console error on every
 page: ``_config.yml`` sets ``html_context.default_mode``.)
 """
@@ -40,6 +47,12 @@ logger = logging.getLogger(__name__)
 ENTRY = "tex-chtml.js"
 FOLDERS = ("a11y", "adaptors", "input", "output", "sre", "ui")
 INSTALL_HINT = "run `make book` (or `npm ci` in the repository root) to install it into node_modules/"
+
+#: The course's own CSS: whole 80-column lines in code cells; wrapped outputs and claim cells.
+COURSE_CSS = """\
+div.cell div.highlight pre { font-size: 0.8rem; }
+div.cell div.output pre, div.cell.tag_claim div.highlight pre { white-space: pre-wrap; }
+"""
 
 
 def mathjax_package(app: Sphinx) -> tuple[Path, str]:
@@ -79,6 +92,15 @@ def copy_mathjax(app: Sphinx) -> None:
     logger.info("copied MathJax %s into %s", version, target.relative_to(outdir))
 
 
+def write_course_css(app: Sphinx) -> None:
+    """builder-inited: write :data:`COURSE_CSS` to ``_static/course.css`` of the output."""
+    if app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    (static / "course.css").write_text(COURSE_CSS, encoding="utf-8")
+
+
 def _thebe_wanted(config: Config) -> bool:
     launch_buttons = (config.html_theme_options or {}).get("launch_buttons", {})
     return str(launch_buttons.get("thebe", False)).lower() == "true"
@@ -98,4 +120,6 @@ def unhook_thebe(app: Sphinx, config: Config) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", unhook_thebe)
     app.connect("builder-inited", copy_mathjax)
+    app.connect("builder-inited", write_course_css)
+    app.add_css_file("course.css")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

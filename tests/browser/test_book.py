@@ -127,6 +127,20 @@ def appendix_claim_links() -> dict[str, list[str]]:
     return links
 
 
+# Display equations wider than the text column (MathJax hides the rest behind a scroll bar).
+WIDE_MATH = """() => Array.from(document.querySelectorAll('#main-content mjx-container[display="true"]'))
+  .map((c) => [c.querySelector("mjx-math").getBoundingClientRect().width, c.getBoundingClientRect().width,
+    (c.closest(".math") || c).textContent.trim().slice(0, 60)])
+  .filter(([wide, shown]) => wide > shown + 1)"""
+
+# Code cells whose longest line does not fit the text column (lesson code is formatted to 80
+# columns, and book/_ext/site_assets.py sizes the code font so that 80 columns fit).
+CUT_CODE_LINES = """() => Array.from(document.querySelectorAll("div.cell div.cell_input pre"))
+  .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+  .map((pre) => [pre.scrollWidth, pre.clientWidth,
+    pre.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "")])"""
+
+
 def check_page(page, site: str, toc_page: TocPage) -> list[str]:
     """Everything about one loaded page a reader relies on; returns the problems found."""
     problems: list[str] = []
@@ -142,6 +156,10 @@ def check_page(page, site: str, toc_page: TocPage) -> list[str]:
         problems += [f"MathJax error: {text!r}" for text in math["errors"]]
         if not [src for src in math["scripts"] if src.startswith(site)]:
             problems.append(f"MathJax is not served by the site: {math['scripts']}")
+        problems += [
+            f"a display equation is cut off ({wide:.0f} px of {shown:.0f} px shown): {text!r}"
+            for wide, shown, text in page.evaluate(WIDE_MATH)
+        ]
         if math["version"] != PINNED_MATHJAX:
             problems.append(f"MathJax {math['version']} is running, package.json pins {PINNED_MATHJAX}")
 
@@ -167,6 +185,10 @@ def check_page(page, site: str, toc_page: TocPage) -> list[str]:
     if not page.locator("#main-content h1").count():
         problems.append("the page has no title (h1)")
     if toc_page.is_lesson:
+        problems += [
+            f"a code line is cut off ({width} px of {shown} px shown): {line!r}"
+            for width, shown, line in page.evaluate(CUT_CODE_LINES)
+        ]
         problems += check_lesson_buttons(page, toc_page)
         problems += check_solutions(page)
         problems += check_claim_anchors(page, appendix_claim_links().get(toc_page.docname, []))
