@@ -344,3 +344,52 @@ def check_stopping_epoch(fn) -> bool:
             )
             return report(False, name, f"fn({losses}, {patience}) = {got!r}, expected {expected}.", hint)
     return report(True, name, f"all {len(cases)} curves give the epochs utils.train keeps and stops at.")
+
+
+def _seed_scores(name: str, scores) -> list[float]:
+    """Per-seed scores from a :class:`utils.SeedStats` or a sequence of numbers (at least 2)."""
+    values = getattr(scores, "values", scores)
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a SeedStats or a list of per-seed scores, got {scores!r}") from None
+    if len(values) < 2 or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{name} needs at least 2 finite per-seed scores to have a spread, got {values}")
+    return values
+
+
+def check_gain_verdict(answer: bool, current, candidate, k: float = 2.0) -> bool:
+    """Check a verdict on one tuning step: is ``candidate``'s gain over ``current`` beyond the noise?
+
+    ``current`` and ``candidate`` hold the per-seed validation scores of two
+    configurations (:class:`utils.SeedStats` or lists). The gain is the
+    difference of their means, the noise ``sqrt(s_current**2 + s_candidate**2)``
+    from their sample standard deviations, and a gain counts when it exceeds
+    ``k`` times the noise. ``answer`` is ``True`` (beyond the noise) or
+    ``False`` (within it). Lesson ``07_tuning/06_capstone`` decides every step
+    with this rule.
+    """
+    if not k > 0:
+        raise ValueError(f"k must be a number > 0, got {k!r}")
+    before, after = _seed_scores("current", current), _seed_scores("candidate", candidate)
+    name = "verdict on the step"
+    if not isinstance(answer, bool):
+        return report(False, name, f"expected True (beyond the noise) or False (within it), got {answer!r}.")
+    mean_before, mean_after = sum(before) / len(before), sum(after) / len(after)
+    gain = mean_after - mean_before
+    std = [math.sqrt(sum((v - m) ** 2 for v in vs) / (len(vs) - 1))
+           for vs, m in ((before, mean_before), (after, mean_after))]  # fmt: skip
+    noise = math.hypot(*std)
+    beyond = gain > k * noise
+    verdict = "beyond the noise" if beyond else "within the noise"
+    threshold = f"a gain must exceed {k:g} x noise = {k * noise:.4f}"
+    detail = f"gain {gain:+.4f}, noise {noise:.4f}: {verdict} ({threshold})."
+    if answer == beyond:
+        return report(True, name, detail)
+    if beyond:
+        hint = "the gain is larger than the spread of the seeds allows by chance: the change is real."
+    elif gain > 0:
+        hint = f"a higher mean is not enough: compare the gain with {k:g} times the noise of the two runs."
+    else:
+        hint = "the candidate's mean is not even higher than the current one's."
+    return report(False, name, detail, hint)
