@@ -393,3 +393,46 @@ def check_gain_verdict(answer: bool, current, candidate, k: float = 2.0) -> bool
     else:
         hint = "the candidate's mean is not even higher than the current one's."
     return report(False, name, detail, hint)
+
+
+def _mean_and_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1 in the denominator) of per-seed scores."""
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def check_seeds_needed(answer: int, current, candidate, k: float = 2.0) -> bool:
+    """Check how many seeds per configuration would make ``candidate``'s gain count.
+
+    With ``n`` seeds for each configuration, the difference of the two means has
+    the standard error ``sqrt((s_current**2 + s_candidate**2) / n)``; the answer
+    is the smallest ``n`` for which the gain (difference of the means) exceeds
+    ``k`` times it, with the spreads ``s`` measured on the seeds given
+    (:class:`utils.SeedStats` or lists). Lesson ``07_tuning/06_capstone`` asks it
+    of a step whose gain stayed within the noise.
+    """
+    if not k > 0:
+        raise ValueError(f"k must be a number > 0, got {k!r}")
+    before, after = _seed_scores("current", current), _seed_scores("candidate", candidate)
+    (mean_before, s_before), (mean_after, s_after) = _mean_and_std(before), _mean_and_std(after)
+    gain = mean_after - mean_before
+    if not gain > 0:
+        raise ValueError(
+            f"candidate must have the higher mean score to gain anything, got a gain of {gain:+.4g}"
+        )
+    variance = s_before**2 + s_after**2
+    expected = math.floor(k**2 * variance / gain**2) + 1  # smallest n with gain > k sqrt(variance / n)
+    name = "seeds per configuration"
+    rule = f"gain {gain:+.4f} > {k:g} x sqrt(({s_before:.4f}^2 + {s_after:.4f}^2) / n)"
+    number = _as_number(answer)
+    if number is None or number != int(number) or number < 1:
+        return report(False, name, f"expected a whole number of seeds >= 1, got {answer!r}.")
+    if int(number) == expected:
+        return report(True, name, f"n = {expected} is the smallest n with {rule}.")
+    if int(number) == math.floor(k**2 * variance / gain**2):
+        hint = f"n = {int(number)} leaves the gain within the bound: round k^2 variance / gain^2 up."
+    elif int(number) < expected:
+        hint = f"with n = {int(number)} the standard error is still {math.sqrt(variance / int(number)):.4f}."
+    else:
+        hint = f"fewer suffice: solve gain = {k:g} sqrt(variance / n) for n, variance = {variance:.3g}."
+    return report(False, name, f"expected {expected}, got {int(number)}.", hint)
