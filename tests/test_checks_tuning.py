@@ -15,15 +15,18 @@ from utils.checks.tuning import (
     _stopping_epochs,
     check_accuracy_noise,
     check_distinct_trials,
+    check_gain_verdict,
     check_gd_steps,
     check_halving_epochs,
     check_no_overfitting,
+    check_seeds_needed,
     check_stopping_epoch,
     check_tpe_startup,
     check_train_statistics,
     check_whitening,
 )
 from utils.data import TensorLoader, make_blobs
+from utils.experiments import run_seeds
 from utils.models import make_mlp
 from utils.search import suggest_config
 from utils.train import History, train
@@ -244,3 +247,56 @@ def test_stopping_checker(capsys):
     assert check_stopping_epoch(lambda v, p: None) is False
     assert check_stopping_epoch(lambda v, p: v[100]) is False
     assert "IndexError" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- lesson 07/06
+def test_gain_verdict_applies_the_rule_with_sample_stds(capsys):
+    current, noisy = [0.60, 0.62, 0.61], [0.63, 0.60, 0.66]  # gain 0.02, noise about 0.033
+    clear = [0.70, 0.71, 0.72]
+    noise = math.hypot(np.std(current, ddof=1), np.std(noisy, ddof=1))
+    assert 0.02 < 2 * noise  # the reference: numpy's sample standard deviations
+    assert check_gain_verdict(False, current, noisy) is True
+    assert check_gain_verdict(True, current, noisy) is False
+    assert "compare the gain with 2 times the noise" in capsys.readouterr().out
+    assert check_gain_verdict(True, current, clear) is True
+    assert check_gain_verdict(False, current, clear) is False
+    assert "the change is real" in capsys.readouterr().out
+    assert check_gain_verdict(True, clear, current) is False  # a loss
+    assert "not even higher" in capsys.readouterr().out
+    assert check_gain_verdict(True, current, noisy, k=0.5) is True  # k moves the threshold
+    assert check_gain_verdict(None, current, clear) is False
+    stats = run_seeds(lambda seed: clear[seed], seeds=3)  # a SeedStats works like its values
+    assert check_gain_verdict(True, current, stats) is True
+    with pytest.raises(ValueError, match="at least 2 finite per-seed scores"):
+        check_gain_verdict(True, [0.6], clear)
+    with pytest.raises(ValueError, match="candidate must be a SeedStats or a list"):
+        check_gain_verdict(True, current, "good")
+    with pytest.raises(ValueError, match="k must be a number > 0"):
+        check_gain_verdict(True, current, clear, k=0)
+
+
+def test_seeds_needed_is_the_smallest_n_that_resolves_the_gain(capsys):
+    current, candidate = [0.63, 0.64, 0.66], [0.64, 0.66, 0.652]
+    gain = np.mean(candidate) - np.mean(current)
+    variance = np.var(current, ddof=1) + np.var(candidate, ddof=1)
+
+    def resolved(n):  # the reference: the rule itself, tried n by n
+        return gain > 2 * math.sqrt(variance / n)
+
+    n = next(n for n in range(1, 10_000) if resolved(n))
+    assert check_seeds_needed(n, current, candidate) is True
+    assert check_seeds_needed(float(n), current, candidate) is True
+    assert check_seeds_needed(n - 1, current, candidate) is False
+    assert "round k^2 variance / gain^2 up" in capsys.readouterr().out
+    assert check_seeds_needed(3, current, candidate) is False
+    assert "the standard error is still" in capsys.readouterr().out
+    assert check_seeds_needed(10 * n, current, candidate) is False
+    assert "fewer suffice" in capsys.readouterr().out
+    n3 = next(n for n in range(1, 10_000) if gain > 3 * math.sqrt(variance / n))
+    assert check_seeds_needed(n3, current, candidate, k=3) is True
+    for bad in (None, "many", 2.5, 0):
+        assert check_seeds_needed(bad, current, candidate) is False
+    with pytest.raises(ValueError, match="candidate must have the higher mean"):
+        check_seeds_needed(5, candidate, current)
+    with pytest.raises(ValueError, match="k must be a number > 0"):
+        check_seeds_needed(5, current, candidate, k=-1)

@@ -120,7 +120,7 @@ def appendix_claim_links() -> dict[str, list[str]]:
         return {}
     html = (HTML / appendix.path).read_text(encoding="utf-8")
     links: dict[str, list[str]] = {}
-    for target in re.findall(r'href="([^"#]*#claim-[0-9]+)"', html):
+    for target in re.findall(r'href="([^"#]*#claim-[a-z0-9-]+)"', html):
         path, anchor = target.split("#")
         docname = re.sub(r"^(\.\./)+", "", path).removesuffix(".html")
         links.setdefault(docname, []).append(anchor)

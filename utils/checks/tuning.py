@@ -344,3 +344,95 @@ def check_stopping_epoch(fn) -> bool:
             )
             return report(False, name, f"fn({losses}, {patience}) = {got!r}, expected {expected}.", hint)
     return report(True, name, f"all {len(cases)} curves give the epochs utils.train keeps and stops at.")
+
+
+def _seed_scores(name: str, scores) -> list[float]:
+    """Per-seed scores from a :class:`utils.SeedStats` or a sequence of numbers (at least 2)."""
+    values = getattr(scores, "values", scores)
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a SeedStats or a list of per-seed scores, got {scores!r}") from None
+    if len(values) < 2 or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{name} needs at least 2 finite per-seed scores to have a spread, got {values}")
+    return values
+
+
+def check_gain_verdict(answer: bool, current, candidate, k: float = 2.0) -> bool:
+    """Check a verdict on one tuning step: is ``candidate``'s gain over ``current`` beyond the noise?
+
+    ``current`` and ``candidate`` hold the per-seed validation scores of two
+    configurations (:class:`utils.SeedStats` or lists). The gain is the
+    difference of their means, the noise ``sqrt(s_current**2 + s_candidate**2)``
+    from their sample standard deviations, and a gain counts when it exceeds
+    ``k`` times the noise. ``answer`` is ``True`` (beyond the noise) or
+    ``False`` (within it). Lesson ``07_tuning/06_capstone`` decides every step
+    with this rule.
+    """
+    if not k > 0:
+        raise ValueError(f"k must be a number > 0, got {k!r}")
+    before, after = _seed_scores("current", current), _seed_scores("candidate", candidate)
+    name = "verdict on the step"
+    if not isinstance(answer, bool):
+        return report(False, name, f"expected True (beyond the noise) or False (within it), got {answer!r}.")
+    mean_before, mean_after = sum(before) / len(before), sum(after) / len(after)
+    gain = mean_after - mean_before
+    std = [math.sqrt(sum((v - m) ** 2 for v in vs) / (len(vs) - 1))
+           for vs, m in ((before, mean_before), (after, mean_after))]  # fmt: skip
+    noise = math.hypot(*std)
+    beyond = gain > k * noise
+    verdict = "beyond the noise" if beyond else "within the noise"
+    threshold = f"a gain must exceed {k:g} x noise = {k * noise:.4f}"
+    detail = f"gain {gain:+.4f}, noise {noise:.4f}: {verdict} ({threshold})."
+    if answer == beyond:
+        return report(True, name, detail)
+    if beyond:
+        hint = "the gain is larger than the spread of the seeds allows by chance: the change is real."
+    elif gain > 0:
+        hint = f"a higher mean is not enough: compare the gain with {k:g} times the noise of the two runs."
+    else:
+        hint = "the candidate's mean is not even higher than the current one's."
+    return report(False, name, detail, hint)
+
+
+def _mean_and_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1 in the denominator) of per-seed scores."""
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def check_seeds_needed(answer: int, current, candidate, k: float = 2.0) -> bool:
+    """Check how many seeds per configuration would make ``candidate``'s gain count.
+
+    With ``n`` seeds for each configuration, the difference of the two means has
+    the standard error ``sqrt((s_current**2 + s_candidate**2) / n)``; the answer
+    is the smallest ``n`` for which the gain (difference of the means) exceeds
+    ``k`` times it, with the spreads ``s`` measured on the seeds given
+    (:class:`utils.SeedStats` or lists). Lesson ``07_tuning/06_capstone`` asks it
+    of a step whose gain stayed within the noise.
+    """
+    if not k > 0:
+        raise ValueError(f"k must be a number > 0, got {k!r}")
+    before, after = _seed_scores("current", current), _seed_scores("candidate", candidate)
+    (mean_before, s_before), (mean_after, s_after) = _mean_and_std(before), _mean_and_std(after)
+    gain = mean_after - mean_before
+    if not gain > 0:
+        raise ValueError(
+            f"candidate must have the higher mean score to gain anything, got a gain of {gain:+.4g}"
+        )
+    variance = s_before**2 + s_after**2
+    expected = math.floor(k**2 * variance / gain**2) + 1  # smallest n with gain > k sqrt(variance / n)
+    name = "seeds per configuration"
+    rule = f"gain {gain:+.4f} > {k:g} x sqrt(({s_before:.4f}^2 + {s_after:.4f}^2) / n)"
+    number = _as_number(answer)
+    if number is None or number != int(number) or number < 1:
+        return report(False, name, f"expected a whole number of seeds >= 1, got {answer!r}.")
+    if int(number) == expected:
+        return report(True, name, f"n = {expected} is the smallest n with {rule}.")
+    if int(number) == math.floor(k**2 * variance / gain**2):
+        hint = f"n = {int(number)} leaves the gain within the bound: round k^2 variance / gain^2 up."
+    elif int(number) < expected:
+        hint = f"with n = {int(number)} the standard error is still {math.sqrt(variance / int(number)):.4f}."
+    else:
+        hint = f"fewer suffice: solve gain = {k:g} sqrt(variance / n) for n, variance = {variance:.3g}."
+    return report(False, name, f"expected {expected}, got {int(number)}.", hint)
