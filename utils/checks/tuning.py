@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from utils._validate import positive_int
+from utils._validate import positive_int, positive_number
 from utils.checks.core import report
 
 if TYPE_CHECKING:
@@ -354,8 +354,7 @@ def check_linear_scaling(
 
     The rule multiplies the learning rate by the factor the batch grows by (lesson 07/02).
     """
-    if not lr > 0:
-        raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    positive_number("lr", lr)
     positive_int("batch_size", batch_size)
     positive_int("new_batch_size", new_batch_size)
     name = f"linear scaling from batch {batch_size} to {new_batch_size}"
@@ -377,7 +376,9 @@ def check_linear_scaling(
 
 
 def check_interior_best(scores: dict) -> bool:
-    """Check that the lowest score of a learning-rate grid is not at its smallest or largest rate (lesson 07/02).
+    """Check that the lowest score of a learning-rate grid is not at its smallest or largest rate.
+
+    Lesson 07/02 extends its grid until this holds.
 
     ``scores`` maps each learning rate tried to its score, lower is better
     (``inf`` for a run that never reached the target).
@@ -386,13 +387,18 @@ def check_interior_best(scores: dict) -> bool:
     if not isinstance(scores, dict) or len(scores) < 3:
         got = len(scores) if isinstance(scores, dict) else type(scores).__name__
         return report(False, name, f"expected a dict of at least 3 learning rates -> scores, got {got}.")
-    lrs = sorted(scores)
-    values = [float(scores[lr]) for lr in lrs]
+    try:
+        lrs = sorted(float(lr) for lr in scores)
+        values = [float(score) for _, score in sorted(scores.items(), key=lambda item: float(item[0]))]
+    except (TypeError, ValueError):
+        return report(False, name, "expected numbers: learning rates -> scores (math.inf for a failed run).")
+    values = [math.inf if math.isnan(v) else v for v in values]  # a NaN score is a failed run
     if not any(math.isfinite(v) for v in values):
         return report(False, name, f"no learning rate in {lrs} gave a finite score.",
                       "every run failed: try rates far below and far above these.")  # fmt: skip
     best = min(range(len(lrs)), key=lambda i: (values[i], lrs[i]))
-    detail = f"the best of {len(lrs)} rates, {lrs[0]:g} to {lrs[-1]:g}, is {lrs[best]:g} (score {values[best]:.4g})"
+    span = f"{len(lrs)} rates, {lrs[0]:g} to {lrs[-1]:g}"
+    detail = f"the best of {span}, is {lrs[best]:g} (score {values[best]:.4g})"
     if best == len(lrs) - 1:
         return report(
             False, name, detail + ", the largest tried.", "add larger learning rates until one is worse."
@@ -402,7 +408,9 @@ def check_interior_best(scores: dict) -> bool:
             False, name, detail + ", the smallest tried.", "add smaller learning rates until one is worse."
         )
     return report(
-        True, name, detail + f": worse on both sides ({values[best - 1]:.4g} and {values[best + 1]:.4g})."
+        True,
+        name,
+        detail + f": no better on either side ({values[best - 1]:.4g} and {values[best + 1]:.4g}).",
     )
 
 
@@ -431,7 +439,9 @@ def _bowl(best: float, diverge: float = math.inf):
 
 
 def check_tune_lr(fn) -> bool:
-    """Check ``fn(score, lrs, factor=2.0) -> (best_lr, scores)``, a search that extends its own grid (lesson 07/02).
+    """Check ``fn(score, lrs, factor=2.0) -> (best_lr, scores)``, a search that extends its own grid.
+
+    Lesson 07/02 asks for it as an exercise.
 
     The search scores every rate in ``lrs``; while the best is the smallest or
     largest rate tried it adds the next rate beyond it (``/ factor`` or
