@@ -13,16 +13,20 @@ from sklearn.decomposition import PCA
 from utils.checks.tuning import (
     _halving_epochs,
     _stopping_epochs,
+    _tune_lr,
     check_accuracy_noise,
     check_distinct_trials,
     check_gain_verdict,
     check_gd_steps,
     check_halving_epochs,
+    check_interior_best,
+    check_linear_scaling,
     check_no_overfitting,
     check_seeds_needed,
     check_stopping_epoch,
     check_tpe_startup,
     check_train_statistics,
+    check_tune_lr,
     check_whitening,
 )
 from utils.data import TensorLoader, make_blobs
@@ -247,6 +251,147 @@ def test_stopping_checker(capsys):
     assert check_stopping_epoch(lambda v, p: None) is False
     assert check_stopping_epoch(lambda v, p: v[100]) is False
     assert "IndexError" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- lesson 07/02
+def _sgd_weights(batches: list[torch.Tensor], lr: float) -> torch.Tensor:
+    """Weights of a linear least-squares model after one torch.optim.SGD step per batch of rows."""
+    gen = torch.Generator().manual_seed(0)
+    target = torch.randn(4, dtype=torch.float64, generator=gen)
+    w = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=lr)
+    for X in batches:
+        optimizer.zero_grad()
+        ((X @ w - X @ target) ** 2).mean().backward()
+        optimizer.step()
+    return w.detach()
+
+
+def test_linear_scaling_is_what_makes_one_large_step_match_many_small_ones(capsys):
+    X = torch.randn(64, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    lr, k = 1e-3, 8  # a small rate: the gradient barely changes over k steps
+    small = _sgd_weights(list(X.split(len(X) // k)), lr)  # k steps of batch 8
+    large_lr = 8 * lr  # the answer the checker must accept
+    assert torch.allclose(_sgd_weights([X], large_lr), small, rtol=0.02)
+    assert not torch.allclose(_sgd_weights([X], lr * math.sqrt(k)), small, rtol=0.2)
+    assert check_linear_scaling(large_lr, lr=lr, batch_size=8, new_batch_size=64) is True
+    assert "expected 0.001 x 64/8 = 0.008" in capsys.readouterr().out
+    assert check_linear_scaling(lr * math.sqrt(k), lr=lr, batch_size=8, new_batch_size=64) is False
+    assert "square-root rule" in capsys.readouterr().out
+    assert check_linear_scaling(lr / k, lr=lr, batch_size=8, new_batch_size=64) is False
+    assert "not a smaller one" in capsys.readouterr().out
+    assert check_linear_scaling(2.56, lr=0.08) is True  # defaults: batch 32 -> 1024
+    assert check_linear_scaling(2.5, lr=0.08) is False  # within 1%, not 3%
+    assert check_linear_scaling(0.08, lr=0.08) is False
+    assert "multiply the learning rate by new_batch_size / batch_size" in capsys.readouterr().out
+    assert check_linear_scaling(None) is False and check_linear_scaling(math.nan) is False
+
+
+def test_linear_scaling_rejects_bad_settings():
+    with pytest.raises(ValueError, match="lr must be a number > 0, got 0"):
+        check_linear_scaling(1.0, lr=0)
+    with pytest.raises(ValueError, match="lr must be a number > 0, got 'fast'"):
+        check_linear_scaling(1.0, lr="fast")
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        check_linear_scaling(1.0, batch_size=0)
+    with pytest.raises(ValueError, match=r"new_batch_size must be an integer >= 1, got 1\.5"):
+        check_linear_scaling(1.0, new_batch_size=1.5)
+
+
+def _gd_steps(lr: float, curvature: float = 4.0, max_steps: int = 500) -> float:
+    """torch.optim.SGD steps to shrink w on the loss curvature * w**2 / 2 by 1e-6; inf if it does not."""
+    w = torch.ones(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=lr)
+    for step in range(1, max_steps + 1):
+        optimizer.zero_grad()
+        (curvature * w**2 / 2).sum().backward()
+        optimizer.step()
+        if abs(w.item()) < 1e-6:
+            return step
+    return math.inf
+
+
+def test_interior_best_on_gradient_descent_of_a_quadratic(capsys):
+    # the best rate for curvature 4 is 1/4 (one step); above 1/2 gradient descent diverges
+    around = {lr: _gd_steps(lr) for lr in (0.0625, 0.125, 0.25, 0.5, 1.0)}
+    assert min(around, key=around.get) == 0.25 and math.isinf(around[1.0])
+    assert check_interior_best(around) is True
+    assert "is 0.25 (score 1): no better on either side" in capsys.readouterr().out
+    below = {lr: _gd_steps(lr) for lr in (0.01, 0.02, 0.04, 0.08)}
+    assert check_interior_best(below) is False
+    assert "the largest tried. Hint: add larger" in capsys.readouterr().out
+    above = {lr: _gd_steps(lr) for lr in (0.3, 0.4, 0.45)}
+    assert check_interior_best(above) is False
+    assert "the smallest tried. Hint: add smaller" in capsys.readouterr().out
+    assert check_interior_best({lr: _gd_steps(lr) for lr in (1.0, 2.0, 4.0)}) is False
+    assert "every run failed" in capsys.readouterr().out
+    assert check_interior_best({0.1: 5.0, 0.2: math.nan, 0.4: 9.0}) is False  # NaN is a failed run
+
+
+def test_interior_best_reports_bad_input(capsys):
+    assert check_interior_best([1.0, 2.0, 3.0]) is False
+    assert "expected a dict of at least 3 learning rates -> scores, got list" in capsys.readouterr().out
+    assert check_interior_best({0.1: 1.0, 0.2: 2.0}) is False
+    assert "got 2" in capsys.readouterr().out
+    assert check_interior_best({0.1: 3.0, 0.2: "fast", 0.4: 5.0}) is False
+    assert "expected numbers" in capsys.readouterr().out
+
+
+def test_tune_lr_reference_finds_the_best_rate_of_gradient_descent():
+    # the optimum 1/4 lies above the grid: extend to 0.32 (0.64 diverges), then refine to 0.32 / sqrt(2)
+    best, scores = _tune_lr(_gd_steps, [0.01, 0.02, 0.04])
+    assert sorted(scores) == pytest.approx(
+        [0.01, 0.02, 0.04, 0.08, 0.16, 0.32 / 2**0.5, 0.32, 0.32 * 2**0.5, 0.64]
+    )
+    assert math.isclose(best, 0.32 / math.sqrt(2)) and abs(best - 0.25) < 0.03
+    assert scores[best] == min(scores.values()) and math.isinf(scores[0.64])
+    assert _tune_lr(lambda lr: math.inf, [0.1, 0.2]) == (None, {0.1: math.inf, 0.2: math.inf})
+
+
+def _tune_lr_solution(score, lrs, factor=2.0):
+    scores = {lr: score(lr) for lr in sorted(lrs)}
+    while any(math.isfinite(v) for v in scores.values()):
+        grid = sorted(scores)
+        best = min(grid, key=lambda lr: (scores[lr], lr))
+        if best not in (grid[0], grid[-1]):
+            for lr in (best / math.sqrt(factor), best * math.sqrt(factor)):
+                scores[lr] = score(lr)
+            return min(scores, key=lambda lr: (scores[lr], lr)), scores
+        new = best * factor if best == grid[-1] else best / factor
+        scores[new] = score(new)
+    return None, scores
+
+
+def test_tune_lr_checker_accepts_a_solution_and_names_each_slip(capsys):
+    assert check_tune_lr(_tune_lr_solution) is True
+    assert "all 5 cases" in capsys.readouterr().out
+
+    def grid_only(score, lrs, factor=2.0):
+        scores = {lr: score(lr) for lr in lrs}
+        return min(scores, key=scores.get), scores
+
+    def scores_twice(score, lrs, factor=2.0):
+        for lr in lrs:
+            score(lr)
+        return _tune_lr_solution(score, lrs, factor=factor)
+
+    def never_stops(score, lrs, factor=2.0):
+        lr = lrs[0]
+        while True:
+            score(lr)
+            lr *= factor
+
+    assert check_tune_lr(grid_only) is False
+    assert "optimum above the grid: best 0.08, expected" in capsys.readouterr().out
+    assert check_tune_lr(scores_twice) is False
+    assert "evaluations, expected" in capsys.readouterr().out
+    assert check_tune_lr(never_stops) is False
+    assert "more than 200 evaluations" in capsys.readouterr().out
+    assert check_tune_lr(lambda score, lrs: None) is False
+    assert "expected a pair (best_lr, scores), got None" in capsys.readouterr().out
+    assert check_tune_lr(lambda score, lrs: (1 / 0, {})) is False
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    assert check_tune_lr("tune_lr") is False
 
 
 # --------------------------------------------------------------------------- lesson 07/06

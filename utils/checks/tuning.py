@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from utils._validate import positive_int
+from utils._validate import positive_int, positive_number
 from utils.checks.core import report
 
 if TYPE_CHECKING:
@@ -344,6 +344,150 @@ def check_stopping_epoch(fn) -> bool:
             )
             return report(False, name, f"fn({losses}, {patience}) = {got!r}, expected {expected}.", hint)
     return report(True, name, f"all {len(cases)} curves give the epochs utils.train keeps and stops at.")
+
+
+# --------------------------------------------------------------------------- lesson 07/02
+def check_linear_scaling(
+    answer: float, lr: float = 0.08, batch_size: int = 32, new_batch_size: int = 1024
+) -> bool:
+    """Check the learning rate the linear scaling rule gives when ``batch_size`` becomes ``new_batch_size``.
+
+    The rule multiplies the learning rate by the factor the batch grows by (lesson 07/02).
+    """
+    positive_number("lr", lr)
+    positive_int("batch_size", batch_size)
+    positive_int("new_batch_size", new_batch_size)
+    name = f"linear scaling from batch {batch_size} to {new_batch_size}"
+    value = _as_number(answer)
+    if value is None:
+        return report(False, name, f"expected a number, got {answer!r}.")
+    k = new_batch_size / batch_size
+    expected = lr * k
+    detail = f"got {value:.4g}, expected {lr:g} x {new_batch_size}/{batch_size} = {expected:.4g}."
+    if math.isfinite(value) and math.isclose(value, expected, rel_tol=0.01):
+        return report(True, name, detail)
+    if math.isclose(value, lr * math.sqrt(k), rel_tol=0.01):
+        hint = "that is the square-root rule; the linear rule multiplies by the batch factor itself."
+    elif math.isclose(value, lr / k, rel_tol=0.01):
+        hint = "a larger batch gets a larger learning rate, not a smaller one."
+    else:
+        hint = "multiply the learning rate by new_batch_size / batch_size."
+    return report(False, name, detail, hint)
+
+
+def check_interior_best(scores: dict) -> bool:
+    """Check that the lowest score of a learning-rate grid is not at its smallest or largest rate.
+
+    Lesson 07/02 extends its grid until this holds.
+
+    ``scores`` maps each learning rate tried to its score, lower is better
+    (``inf`` for a run that never reached the target).
+    """
+    name = "best learning rate inside the grid"
+    if not isinstance(scores, dict) or len(scores) < 3:
+        got = len(scores) if isinstance(scores, dict) else type(scores).__name__
+        return report(False, name, f"expected a dict of at least 3 learning rates -> scores, got {got}.")
+    try:
+        lrs = sorted(float(lr) for lr in scores)
+        values = [float(score) for _, score in sorted(scores.items(), key=lambda item: float(item[0]))]
+    except (TypeError, ValueError):
+        return report(False, name, "expected numbers: learning rates -> scores (math.inf for a failed run).")
+    values = [math.inf if math.isnan(v) else v for v in values]  # a NaN score is a failed run
+    if not any(math.isfinite(v) for v in values):
+        return report(False, name, f"no learning rate in {lrs} gave a finite score.",
+                      "every run failed: try rates far below and far above these.")  # fmt: skip
+    best = min(range(len(lrs)), key=lambda i: (values[i], lrs[i]))
+    span = f"{len(lrs)} rates, {lrs[0]:g} to {lrs[-1]:g}"
+    detail = f"the best of {span}, is {lrs[best]:g} (score {values[best]:.4g})"
+    if best == len(lrs) - 1:
+        return report(
+            False, name, detail + ", the largest tried.", "add larger learning rates until one is worse."
+        )
+    if best == 0:
+        return report(
+            False, name, detail + ", the smallest tried.", "add smaller learning rates until one is worse."
+        )
+    return report(
+        True,
+        name,
+        detail + f": no better on either side ({values[best - 1]:.4g} and {values[best + 1]:.4g}).",
+    )
+
+
+def _tune_lr(score, lrs, factor: float = 2.0) -> tuple[float | None, dict]:
+    """The reference of :func:`check_tune_lr`: extend while the best is on an edge, then refine once."""
+    scores = {lr: score(lr) for lr in sorted(lrs)}
+    while True:
+        grid = sorted(scores)
+        if not any(math.isfinite(scores[lr]) for lr in grid):
+            return None, scores
+        best = min(grid, key=lambda lr: (scores[lr], lr))
+        if best == grid[-1]:
+            scores[best * factor] = score(best * factor)
+        elif best == grid[0]:
+            scores[best / factor] = score(best / factor)
+        else:
+            break
+    for lr in (best / math.sqrt(factor), best * math.sqrt(factor)):
+        scores[lr] = score(lr)
+    return min(scores, key=lambda lr: (scores[lr], lr)), scores
+
+
+def _bowl(best: float, diverge: float = math.inf):
+    """A score with its minimum at ``best`` on a log scale, infinite above ``diverge``."""
+    return lambda lr: math.inf if lr > diverge else 1.0 + math.log2(lr / best) ** 2
+
+
+def check_tune_lr(fn) -> bool:
+    """Check ``fn(score, lrs, factor=2.0) -> (best_lr, scores)``, a search that extends its own grid.
+
+    Lesson 07/02 asks for it as an exercise.
+
+    The search scores every rate in ``lrs``; while the best is the smallest or
+    largest rate tried it adds the next rate beyond it (``/ factor`` or
+    ``* factor``); then it scores ``best / sqrt(factor)`` and ``best * sqrt(factor)``
+    and returns the lowest score's rate (the smaller on a tie) with every score.
+    When every score is infinite it returns ``(None, scores)``.
+    """
+    name = "a search that extends its own grid"
+    cases = [
+        ("optimum above the grid", _bowl(0.7), [0.01, 0.02, 0.04, 0.08]),
+        ("optimum below the grid", _bowl(0.003), [0.04, 0.08, 0.16]),
+        ("divergence above 0.3", _bowl(1.0, diverge=0.3), [0.01, 0.02, 0.04]),
+        ("optimum inside the grid", _bowl(0.05), [0.01, 0.02, 0.04, 0.08, 0.16]),
+        ("every run fails", lambda lr: math.inf, [0.1, 0.2, 0.4]),
+    ]
+    for label, score, lrs in cases:
+        calls: list[float] = []
+
+        def counted(lr, score=score, calls=calls):
+            calls.append(lr)
+            if len(calls) > 200:
+                raise RuntimeError("more than 200 evaluations: the search does not stop")
+            return score(lr)
+
+        expected_best, expected_scores = _tune_lr(score, lrs)
+        try:
+            got = fn(counted, list(lrs))
+        except Exception as exc:  # the reader's code may fail in any way; report it
+            return report(False, name, f"{label}: it raised {type(exc).__name__}: {exc}")
+        if not (isinstance(got, tuple) and len(got) == 2):
+            return report(False, name, f"{label}: expected a pair (best_lr, scores), got {got!r}.")
+        best, _ = got
+        if expected_best is None:
+            ok = best is None
+        else:
+            ok = isinstance(best, (int, float)) and math.isclose(best, expected_best, rel_tol=1e-9)
+        if not ok:
+            shown = f"{best:.4g}" if isinstance(best, (int, float)) else repr(best)
+            expected = "None" if expected_best is None else f"{expected_best:.4g}"
+            return report(False, name, f"{label}: best {shown}, expected {expected}.",
+                          "extend while the best is at an edge, then try best / sqrt(factor) and "
+                          "best * sqrt(factor).")  # fmt: skip
+        if len(calls) != len(expected_scores):
+            return report(False, name, f"{label}: {len(calls)} evaluations, expected {len(expected_scores)}.",
+                          "score each rate once, add one rate at a time, and refine only once.")  # fmt: skip
+    return report(True, name, f"all {len(cases)} cases: the right rate with the fewest evaluations.")
 
 
 def _seed_scores(name: str, scores) -> list[float]:
