@@ -112,8 +112,6 @@ _EXPLAINS = {
     "softmax_before_loss": ("vanishing_gradients", "lr_too_small", "cannot_overfit", "labels_shuffled"),
     "summed_loss": ("initial_loss_high", "lr_too_large", "cannot_overfit", "labels_shuffled"),
     "zero_grad_missing": ("lr_too_large", "cannot_overfit", "labels_shuffled"),
-    "eval_mode_missing": (),
-    "labels_shuffled": (),
     "lr_too_large": ("cannot_overfit", "labels_shuffled"),
     "lr_too_small": ("cannot_overfit", "labels_shuffled"),
     "cannot_overfit": ("labels_shuffled",),
