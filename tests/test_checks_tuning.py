@@ -24,12 +24,15 @@ from utils.checks.tuning import (
     check_no_overfitting,
     check_seeds_needed,
     check_stopping_epoch,
+    check_summed_initial_loss,
     check_tpe_startup,
     check_train_statistics,
+    check_training_loop,
     check_tune_lr,
     check_whitening,
 )
 from utils.data import TensorLoader, make_blobs
+from utils.doctor import predict, train_step
 from utils.experiments import run_seeds
 from utils.models import make_mlp
 from utils.search import suggest_config
@@ -445,3 +448,44 @@ def test_seeds_needed_is_the_smallest_n_that_resolves_the_gain(capsys):
         check_seeds_needed(5, candidate, current)
     with pytest.raises(ValueError, match="k must be a number > 0"):
         check_seeds_needed(5, current, candidate, k=-1)
+
+
+# --------------------------------------------------------------------------- lesson 07/05
+def test_check_summed_initial_loss_against_pytorch(capsys):
+    torch.manual_seed(0)
+    logits = 0.01 * torch.randn(64, 10, dtype=torch.float64)  # near-uniform, as at initialization
+    labels = torch.randint(0, 10, (64,))
+    measured = torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
+    assert check_summed_initial_loss(measured, batch_size=64, num_classes=10)
+    assert not check_summed_initial_loss(math.log(10), batch_size=64, num_classes=10)  # the mean
+    assert not check_summed_initial_loss(None)
+    assert "ln C" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 2"):
+        check_summed_initial_loss(1.0, num_classes=1)
+
+
+def _step_without_zero_grad(model, optimizer, loss_fn, X, y):
+    model.train()
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def _evaluate_in_train_mode(model, X):
+    return model(X)
+
+
+def test_check_training_loop(capsys):
+    state = torch.get_rng_state()
+    assert check_training_loop(train_step, predict)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not check_training_loop(_step_without_zero_grad, predict)
+    assert "zero_grad_missing" in capsys.readouterr().out
+    assert not check_training_loop(train_step, _evaluate_in_train_mode)
+    assert "eval_mode_missing" in capsys.readouterr().out
+    assert not check_training_loop(None, predict)
+    assert "expected two functions" in capsys.readouterr().out
+    assert not check_training_loop(lambda *args: 1 / 0, predict)
+    assert "could not run it: ZeroDivisionError" in capsys.readouterr().out

@@ -19,6 +19,8 @@ taught somewhere in the book:
 - :mod:`utils.augment` -- per-batch augmentations of 1-D signals for ``TensorLoader``.
 - :mod:`utils.search` -- the Optuna study of Chapter 7 as a worker:
   ``python -m utils.search --storage URL`` (not imported here: it needs Optuna).
+- :mod:`utils.doctor` -- ``diagnose``, the debugging recipe of lesson 7.5 run on any
+  classifier (``from utils.doctor import diagnose``: a tool, not the core API).
 - :mod:`utils.checks` -- auto-checkers for the exercises, one module per chapter
   (``from utils.checks.initialization import check_xavier_uniform``).
 """

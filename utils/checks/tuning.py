@@ -580,3 +580,54 @@ def check_seeds_needed(answer: int, current, candidate, k: float = 2.0) -> bool:
     else:
         hint = f"fewer suffice: solve gain = {k:g} sqrt(variance / n) for n, variance = {variance:.3g}."
     return report(False, name, f"expected {expected}, got {int(number)}.", hint)
+
+
+# --------------------------------------------------------------------------- lesson 07/05
+def check_summed_initial_loss(answer: float, batch_size: int = 64, num_classes: int = 10) -> bool:
+    """Check a prediction of the initial loss with ``reduction="sum"``: about ``B ln C`` (lesson 07/05)."""
+    positive_int("batch_size", batch_size)
+    positive_int("num_classes", num_classes, minimum=2)
+    expected = batch_size * math.log(num_classes)
+    name = f"initial summed loss of {batch_size} rows and {num_classes} classes"
+    value = _as_number(answer)
+    if value is None:
+        return report(False, name, f"expected a number, got {answer!r}.")
+    ok = math.isclose(value, expected, rel_tol=0.02)
+    detail = f"got {value:.4g}, expected {expected:.4g} = {batch_size} ln {num_classes}."
+    hint = "at initialization each row's loss is about ln C; a sum adds up all the rows."
+    return report(ok, name, detail, "" if ok else hint)
+
+
+def check_training_loop(step, evaluate, seed: int = 0) -> bool:
+    """Run ``diagnose`` with the reader's ``step`` and ``evaluate`` on a dropout MLP (lesson 07/05).
+
+    Passes when :func:`utils.doctor.diagnose` finds nothing wrong on standardized
+    digits; otherwise names each finding and its likely cause.
+    """
+    from utils.data import load_digits, standardize
+    from utils.doctor import FINDINGS, diagnose
+    from utils.models import make_mlp
+
+    name = "a training step and an evaluation without bugs"
+    if not (callable(step) and callable(evaluate)):
+        return report(False, name, f"expected two functions, got {step!r} and {evaluate!r}.")
+    X, y = load_digits()
+    (X,) = standardize(X.double())
+
+    def sgd(params):
+        return torch.optim.SGD(params, lr=0.05, momentum=0.9)
+
+    try:
+        with torch.random.fork_rng(devices=[]):  # the reader's random state is left alone
+            torch.manual_seed(seed)
+            model = make_mlp([64, 32, 10], dropout=0.2).double()
+            result = diagnose(
+                model, (X, y), optimizer=sgd, step=step, evaluate=evaluate, seed=seed, verbose=False
+            )
+    except Exception as exc:  # the reader's code may fail in any way; report it
+        return report(False, name, f"diagnose could not run it: {type(exc).__name__}: {exc}")
+    if result.healthy:
+        return report(True, name, "diagnose finds nothing wrong with step and evaluate.")
+    found = ", ".join(result.codes)
+    hint = " ".join(FINDINGS[code][0] for code in result.codes)
+    return report(False, name, f"diagnose finds: {found}.", hint)
