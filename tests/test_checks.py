@@ -9,6 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from utils.checks import check_close, check_true
+from utils.checks.core import finite_number, number_or_report
 from utils.checks.weights import check_linear_layer, check_param_count
 from utils.models import count_parameters, make_mlp
 
@@ -59,6 +60,26 @@ def test_check_close_rejects_non_finite(capsys, answer):
 @pytest.mark.parametrize("answer", ["abc", None, [1.0, 2.0]])
 def test_check_close_rejects_non_numbers(capsys, answer):
     _assert_report(capsys, check_close(answer, 1.0), False, "expected a number")
+
+
+@pytest.mark.parametrize("answer", [2, "2.5", torch.tensor(3.0)])
+def test_finite_number_converts_numbers_silently(capsys, answer):
+    assert finite_number(answer) == float(answer)
+    assert number_or_report(answer, "x") == float(answer)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("answer", "fragment"),
+    [(math.nan, "not a finite number"), (-math.inf, "not a finite number"), (None, "expected a number"),
+     ("abc", "expected a number"), ([1.0, 2.0], "expected a number")],
+)  # fmt: skip
+def test_finite_number_rejects_what_is_not_a_finite_number(capsys, answer, fragment):
+    assert finite_number(answer) is None
+    assert capsys.readouterr().out == ""
+    assert number_or_report(answer, "the slope") is None
+    out = capsys.readouterr().out
+    assert out.startswith("Not yet: the slope.") and fragment in out, out
 
 
 # -- check_param_count -------------------------------------------------------------

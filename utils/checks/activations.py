@@ -8,23 +8,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from utils.checks.core import report
+from utils.checks.core import number_or_report, report
 from utils.diagnostics import LayerMonitor
 from utils.models import make_mlp
-
-
-def _as_number(answer: object, name: str) -> float | None:
-    """``float(answer)``, or None after reporting why it is not a finite number."""
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        report(False, name, f"expected a number, got {answer!r}.")
-        return None
-    if not math.isfinite(value):
-        report(False, name, f"got {value}, which is not a finite number.")
-        return None
-    return value
-
 
 Mistake = tuple[Callable[[float], bool], str]  # a test for a likely wrong answer, and its hint
 
@@ -34,7 +20,7 @@ def _check_number(
     note: str = "",
 ) -> bool:  # fmt: skip
     """Report a numeric answer against ``expected`` (within ``tol``), with a hint for each known mistake."""
-    value = _as_number(answer, name)
+    value = number_or_report(answer, name)
     if value is None:
         return False
     detail = f"got {value:.4g}, expected {expected:.4g}."

@@ -19,6 +19,27 @@ def report(ok: bool, name: str, detail: str, hint: str = "") -> bool:
     return ok
 
 
+def finite_number(answer: object) -> float | None:
+    """``float(answer)`` when that is a finite number, else ``None`` (checkers call it on answers)."""
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def number_or_report(answer: object, name: str) -> float | None:
+    """``answer`` as a finite float, or ``None`` after reporting why it is not one."""
+    value = finite_number(answer)
+    if value is None:
+        try:
+            got = f"got {float(answer)}, which is not a finite number."
+        except (TypeError, ValueError):
+            got = f"expected a number, got {answer!r}."
+        report(False, name, got)
+    return value
+
+
 def check_true(condition: bool, name: str, detail: str = "", hint: str = "") -> bool:
     """Report a yes/no check with an explanation."""
     return report(bool(condition), name, detail, hint)

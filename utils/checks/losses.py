@@ -14,20 +14,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from utils._validate import positive_int
-from utils.checks.core import report
-
-
-def _number(answer: object, name: str) -> float | None:
-    """``answer`` as a finite float, or ``None`` after reporting why it is not one."""
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        report(False, name, f"expected a number, got {answer!r}.")
-        return None
-    if not math.isfinite(value):
-        report(False, name, f"got {value}, which is not a finite number.")
-        return None
-    return value
+from utils.checks.core import number_or_report, report
 
 
 def _call(fn: Callable[..., Tensor], name: str, case: str, *args, **kwargs) -> Tensor | None:
@@ -82,7 +69,7 @@ def check_prior_loss(answer: float, counts: Sequence[int]) -> bool:
     if sum(counts) == 0:
         raise ValueError("counts must not all be zero")
     name = "initial loss with the prior as bias"
-    value = _number(answer, name)
+    value = number_or_report(answer, name)
     if value is None:
         return False
     # reference: cross_entropy of the constant logits log(frequency) on a label vector with these counts
@@ -196,7 +183,7 @@ def check_constant_fit(
     if t.ndim != 1 or len(t) < 2:
         raise ValueError(f"targets must list at least two numbers, got {list(targets)!r}")
     name = f"constant minimising {loss}" + (f" (delta={delta:g})" if loss == "huber" else "")
-    value = _number(answer, name)
+    value = number_or_report(answer, name)
     if value is None:
         return False
     expected = _constant_minimizer(t, loss, delta)
@@ -280,7 +267,7 @@ def check_double_softmax_floor(answer: float, num_classes: int = 10) -> bool:
     """Check the lowest loss ``CrossEntropyLoss`` can reach on softmax outputs (04/03)."""
     positive_int("num_classes", num_classes, minimum=2)
     name = f"loss floor with {num_classes} classes"
-    value = _number(answer, name)
+    value = number_or_report(answer, name)
     if value is None:
         return False
     best = F.one_hot(torch.tensor([0]), num_classes).double()  # the most confident probabilities possible
@@ -373,7 +360,7 @@ def check_smoothing_gap(answer: float, epsilon: float = 0.1, num_classes: int = 
         raise ValueError(f"epsilon must lie in (0, 1), got {epsilon!r}")
     positive_int("num_classes", num_classes, minimum=2)
     name = f"optimal logit gap (epsilon={epsilon:g}, {num_classes} classes)"
-    value = _number(answer, name)
+    value = number_or_report(answer, name)
     if value is None:
         return False
     # reference: minimise the smoothed loss over the gap g (logits g, 0, ..., 0) with a dense search

@@ -9,16 +9,8 @@ import torch
 from torch import Tensor
 
 from utils._validate import choice
-from utils.checks.core import report
+from utils.checks.core import finite_number, report
 from utils.optim import OptimizerFactory, UpdateRule, compare_with_torch
-
-
-def _number(answer: object) -> float | None:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def check_optimizer(
@@ -64,7 +56,7 @@ def check_stability_limit(answer: float, A: Tensor) -> bool:
     eigenvalues = torch.linalg.eigvalsh(A.double())
     lam_max, lam_min = eigenvalues.max().item(), eigenvalues.min().item()
     expected = 2.0 / lam_max
-    value = _number(answer)
+    value = finite_number(answer)
     if value is None:
         return report(False, name, f"expected a finite number, got {answer!r}.")
     detail = f"got {value:.4g}, expected 2 / lambda_max = {expected:.4g}."
@@ -107,7 +99,7 @@ def check_extreme_eigenvalue(
         expected = (eigenvalues.max() if which == "largest" else eigenvalues.min()).item()
         size = f"{A.shape[0]}x{A.shape[0]} matrix"
         try:
-            got = _number(fn(lambda v, A=A: A @ v, A.shape[0]))
+            got = finite_number(fn(lambda v, A=A: A @ v, A.shape[0]))
         except Exception as exc:  # a reader's function may fail in any way: report it
             return report(False, name, f"{size}: it raised {type(exc).__name__}: {exc}")
         if got is None or abs(got - expected) > 0.01 * abs(expected):
@@ -125,7 +117,7 @@ def check_batch_variance(answer: float, var_one: float, batch_size: int, n: int)
     """Check a predicted variance of a mini-batch mean drawn without replacement (lesson 05/02)."""
     name = f"variance at batch size {batch_size}"
     expected = var_one / batch_size * (n - batch_size) / (n - 1)
-    value = _number(answer)
+    value = finite_number(answer)
     if value is None:
         return report(False, name, f"expected a finite number, got {answer!r}.")
     detail = f"got {value:.4g}, expected {expected:.4g}."
@@ -146,7 +138,7 @@ def check_heavy_ball(lr: float, momentum: float, lam_min: float, lam_max: float)
     best_lr = 4.0 / (math.sqrt(lam_max) + math.sqrt(lam_min)) ** 2
     root = math.sqrt(lam_max / lam_min)
     best_momentum = ((root - 1) / (root + 1)) ** 2
-    got_lr, got_momentum = _number(lr), _number(momentum)
+    got_lr, got_momentum = finite_number(lr), finite_number(momentum)
     if got_lr is None or got_momentum is None:
         return report(False, name, f"expected two numbers, got lr={lr!r}, momentum={momentum!r}.")
     detail = (
@@ -177,7 +169,7 @@ def check_schedule(
     for t in range(steps):
         expected = optimizer.param_groups[0]["lr"]
         try:
-            got = _number(fn(t))
+            got = finite_number(fn(t))
         except Exception as exc:  # a reader's function may fail in any way: report it
             return report(False, name, f"at t={t} it raised {type(exc).__name__}: {exc}")
         if got is None or abs(got - expected) > 1e-9 + 1e-6 * abs(expected):

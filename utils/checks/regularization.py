@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from utils.checks.core import report
+from utils.checks.core import finite_number, report
 from utils.regularization import NORM_TYPES
 from utils.train import STOP_METRICS, evaluate
 
@@ -124,14 +124,6 @@ def check_stop_rule(fn: Callable[[Sequence[float], int, float], tuple[int, int]]
     )
 
 
-def _number(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def check_shrinkage(ridge: float, lasso: float, w_ols: float = 2.0, lam: float = 0.25) -> bool:
     """Check ridge and lasso weights for orthonormal features and least-squares ``w_ols`` (lesson 06/02)."""
     if not lam > 0:
@@ -139,7 +131,7 @@ def check_shrinkage(ridge: float, lasso: float, w_ols: float = 2.0, lam: float =
     name = "ridge and lasso shrinkage"
     expected_ridge = w_ols / (1 + lam)
     expected_lasso = math.copysign(max(abs(w_ols) - lam, 0.0), w_ols) + 0.0  # no -0.0
-    got_ridge, got_lasso = _number(ridge), _number(lasso)
+    got_ridge, got_lasso = finite_number(ridge), finite_number(lasso)
     if got_ridge is None or got_lasso is None:
         return report(False, name, f"expected two numbers, got ridge={ridge!r}, lasso={lasso!r}.")
     ok_ridge = math.isclose(got_ridge, expected_ridge, rel_tol=1e-3, abs_tol=1e-9)
@@ -227,7 +219,7 @@ def check_eval_deterministic(
         first, second = accuracy_fn(model, X, y), accuracy_fn(model, X, y)
     except Exception as exc:  # the reader's code may fail in any way; report it instead of crashing
         return report(False, name, f"it raised {type(exc).__name__}: {exc}")
-    first, second = _number(first), _number(second)
+    first, second = finite_number(first), finite_number(second)
     if first is None or second is None:
         return report(False, name, "expected the accuracy as a number.")
     if first != second:

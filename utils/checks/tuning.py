@@ -13,18 +13,10 @@ import torch
 from torch import Tensor
 
 from utils._validate import positive_int, positive_number
-from utils.checks.core import report
+from utils.checks.core import finite_number, report
 
 if TYPE_CHECKING:
     import optuna
-
-
-def _as_number(answer) -> float | None:
-    """``answer`` as a float, or ``None`` when it is not a number."""
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        return None
 
 
 def _proposals(sampler: optuna.samplers.BaseSampler, n_trials: int) -> list[dict]:
@@ -137,7 +129,7 @@ def check_gd_steps(answer: float, kappa: float = 100.0, reduction: float = 1e-3)
     if not 0 < reduction < 1:
         raise ValueError(f"reduction must lie in (0, 1), got {reduction!r}")
     name = f"steps for condition number {kappa:g}"
-    value = _as_number(answer)
+    value = finite_number(answer)
     if value is None:
         return report(False, name, f"expected a number, got {answer!r}.")
     expected = math.ceil(math.log(reduction) / math.log(1 - 1 / kappa))
@@ -258,7 +250,7 @@ def check_accuracy_noise(answer: float, p: float = 0.7, n: int = 200) -> bool:
         raise ValueError(f"p must lie in (0, 1), got {p!r}")
     positive_int("n", n)
     name = f"std of an accuracy on {n} examples"
-    value = _as_number(answer)
+    value = finite_number(answer)
     if value is None:
         return report(False, name, f"expected a number, got {answer!r}.")
     expected = math.sqrt(p * (1 - p) / n)
@@ -358,7 +350,7 @@ def check_linear_scaling(
     positive_int("batch_size", batch_size)
     positive_int("new_batch_size", new_batch_size)
     name = f"linear scaling from batch {batch_size} to {new_batch_size}"
-    value = _as_number(answer)
+    value = finite_number(answer)
     if value is None:
         return report(False, name, f"expected a number, got {answer!r}.")
     k = new_batch_size / batch_size
@@ -568,7 +560,7 @@ def check_seeds_needed(answer: int, current, candidate, k: float = 2.0) -> bool:
     expected = math.floor(k**2 * variance / gain**2) + 1  # smallest n with gain > k sqrt(variance / n)
     name = "seeds per configuration"
     rule = f"gain {gain:+.4f} > {k:g} x sqrt(({s_before:.4f}^2 + {s_after:.4f}^2) / n)"
-    number = _as_number(answer)
+    number = finite_number(answer)
     if number is None or number != int(number) or number < 1:
         return report(False, name, f"expected a whole number of seeds >= 1, got {answer!r}.")
     if int(number) == expected:
@@ -589,7 +581,7 @@ def check_summed_initial_loss(answer: float, batch_size: int = 64, num_classes: 
     positive_int("num_classes", num_classes, minimum=2)
     expected = batch_size * math.log(num_classes)
     name = f"initial summed loss of {batch_size} rows and {num_classes} classes"
-    value = _as_number(answer)
+    value = finite_number(answer)
     if value is None:
         return report(False, name, f"expected a number, got {answer!r}.")
     ok = math.isclose(value, expected, rel_tol=0.02)
