@@ -98,14 +98,15 @@ def test_make_lab_serves_a_lesson_whose_kernel_runs_it(browser, lab) -> None:
         assert title.inner_text().startswith("Neurons and layers"), "the lesson's title is not rendered"
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
 
-        # Run the title, the Colab install cell and the setup cell, as a reader does.
-        notebook.locator(".jp-Cell").first.click()
-        page.keyboard.press("Escape")
-        for _ in range(3):
-            page.keyboard.press("Shift+Enter")
+        # Run the Colab install cell and the setup cell, as a reader does: click into each
+        # cell and press Shift+Enter once its predecessor has finished (keys pressed in a
+        # burst on a busy machine can land before the notebook has focus, and are lost).
         code = notebook.locator(".jp-CodeCell")
         for index, count in ((0, 1), (1, 2)):
-            prompt = code.nth(index).locator(".jp-InputPrompt")
+            cell = code.nth(index)
+            cell.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            prompt = cell.locator(".jp-InputPrompt")
             prompt.filter(has_text=f"[{count}]").wait_for(timeout=120_000)
         errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, f"the first cells wrote errors: {errors.all_inner_texts()}"
