@@ -10,9 +10,9 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
+from utils.checks.regularization import _stop_rule
 from utils.checks.tuning import (
     _halving_epochs,
-    _stopping_epochs,
     _tune_lr,
     check_accuracy_noise,
     check_distinct_trials,
@@ -230,7 +230,7 @@ def test_stopping_reference_is_the_rule_of_utils_train():
         model = make_mlp([2, 64, 64, 3])
         loader = TensorLoader(X[:40], y[:40], batch_size=8, seed=0)  # few rows: it overfits
         history = train(model, loader, num_epochs=40, lr=0.3, val_data=(X[100:], y[100:]), patience=patience)
-        assert (history.best_epoch, history.stopped_epoch) == _stopping_epochs(history.val_loss, patience)
+        assert (history.best_epoch, history.stopped_epoch) == _stop_rule(history.val_loss, patience)
         assert history.stopped_epoch < 40  # it did stop early
 
 

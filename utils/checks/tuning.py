@@ -14,6 +14,7 @@ from torch import Tensor
 
 from utils._validate import positive_int, positive_number
 from utils.checks.core import finite_number, report
+from utils.checks.regularization import _stop_rule
 
 if TYPE_CHECKING:
     import optuna
@@ -299,19 +300,6 @@ def check_no_overfitting(history, tolerance: float = 0.1, max_val_loss: float = 
     return report(True, name, detail)
 
 
-def _stopping_epochs(val_losses, patience: int) -> tuple[int, int]:
-    """(kept epoch, stop epoch) by the rule of ``utils.train``: strict improvements, ``patience`` epochs."""
-    best, best_epoch, waited = math.inf, 1, 0
-    for epoch, loss in enumerate(val_losses, start=1):
-        if epoch == 1 or loss < best:
-            best, best_epoch, waited = loss, epoch, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                return best_epoch, epoch
-    return best_epoch, len(val_losses)
-
-
 def check_stopping_epoch(fn) -> bool:
     """Check ``fn(val_losses, patience) -> (best, stopped)`` against ``utils.train``'s rule (lesson 07/04)."""
     name = "early stopping by hand"
@@ -323,7 +311,7 @@ def check_stopping_epoch(fn) -> bool:
         ([2.0, 1.0, 1.5], 1),
     ]
     for losses, patience in cases:
-        expected = _stopping_epochs(losses, patience)
+        expected = _stop_rule(losses, patience)
         try:
             got = fn(list(losses), patience)
         except Exception as exc:  # the reader's code may fail in any way; report it
