@@ -1,0 +1,57 @@
+"""How nbval starts the lessons' kernels: loaded by `pytest --nbval lessons`.
+
+1. Kernels talk over Unix sockets (POSIX), not TCP ports. With TCP, jupyter_client
+   picks free ports and closes them before the kernel binds them; when two pytest-xdist
+   workers start kernels at once, another socket can take a port in between, and the
+   new kernel dies with "Kernel died before replying to kernel_info" (this failed one
+   CI run). A socket file in a private directory cannot be taken that way.
+2. nbval discards a kernel's own stderr; here it goes to a log file, and a kernel that
+   dies while starting raises an error that ends with that log, so the cause is shown.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import nbval.kernel
+from jupyter_client.manager import KernelManager
+
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="tnn-kernels-"))
+_start_new_kernel = nbval.kernel.start_new_kernel
+STDERR_TAIL = 3000  # characters of a dead kernel's stderr shown in the error
+
+
+class SocketKernelManager(KernelManager):
+    """A KernelManager whose kernel listens on socket files in `_RUN_DIR`."""
+
+    def __init__(self, **kwargs):
+        # A short path: socket paths are limited to about 100 characters.
+        prefix = str(_RUN_DIR / uuid.uuid4().hex[:12])
+        super().__init__(transport="ipc", ip=prefix, **kwargs)
+
+
+def start_new_kernel(startup_timeout=60, kernel_name="python", **kwargs):
+    """nbval's start_new_kernel, with the kernel's stderr kept in a log file."""
+    log_path = _RUN_DIR / f"kernel-{uuid.uuid4().hex[:12]}.log"
+    with open(log_path, "w") as log:
+        kwargs["stderr"] = log
+        try:
+            return _start_new_kernel(startup_timeout, kernel_name, **kwargs)
+        except RuntimeError as err:
+            log.flush()
+            tail = log_path.read_text(errors="replace")[-STDERR_TAIL:]
+            raise RuntimeError(
+                f"{err}. The kernel's stderr ({log_path}) ended with:\n"
+                f"{tail or '(nothing)'}"
+            ) from err
+
+
+if os.name == "posix":
+    nbval.kernel.KernelManager = SocketKernelManager
+nbval.kernel.start_new_kernel = start_new_kernel
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_RUN_DIR, ignore_errors=True)
