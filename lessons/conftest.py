@@ -5,14 +5,16 @@
    workers start kernels at once, another socket can take a port in between, and the
    new kernel dies with "Kernel died before replying to kernel_info" (this failed one
    CI run). A socket file in a private directory cannot be taken that way.
-2. nbval discards a kernel's own stderr; here it goes to a log file, and a kernel that
-   dies while starting raises an error that ends with that log, so the cause is shown.
+2. nbval discards a kernel's own stderr; here it goes to a log file. A kernel that dies
+   while starting, before it has run any of the lesson, is started once more, with a
+   warning that shows its stderr; a second death raises an error that ends with it.
 """
 
 import os
 import shutil
 import tempfile
 import uuid
+import warnings
 from pathlib import Path
 
 import nbval.kernel
@@ -32,20 +34,36 @@ class SocketKernelManager(KernelManager):
         super().__init__(transport="ipc", ip=prefix, **kwargs)
 
 
-def start_new_kernel(startup_timeout=60, kernel_name="python", **kwargs):
+class KernelStartError(RuntimeError):
+    """A kernel did not start; the message ends with the kernel's stderr."""
+
+
+def _start_logged(startup_timeout, kernel_name, kwargs):
     """nbval's start_new_kernel, with the kernel's stderr kept in a log file."""
     log_path = _RUN_DIR / f"kernel-{uuid.uuid4().hex[:12]}.log"
     with open(log_path, "w") as log:
-        kwargs["stderr"] = log
         try:
-            return _start_new_kernel(startup_timeout, kernel_name, **kwargs)
+            return _start_new_kernel(
+                startup_timeout, kernel_name, **(kwargs | {"stderr": log})
+            )
         except RuntimeError as err:
             log.flush()
             tail = log_path.read_text(errors="replace")[-STDERR_TAIL:]
-            raise RuntimeError(
+            raise KernelStartError(
                 f"{err}. The kernel's stderr ({log_path}) ended with:\n"
                 f"{tail or '(nothing)'}"
             ) from err
+
+
+def start_new_kernel(startup_timeout=60, kernel_name="python", **kwargs):
+    """Start a kernel as nbval does; if it dies while starting, warn and try once more."""
+    try:
+        return _start_logged(startup_timeout, kernel_name, kwargs)
+    except KernelStartError as first:
+        warnings.warn(
+            f"{first}\n(Starting it again.)", RuntimeWarning, stacklevel=2
+        )
+    return _start_logged(startup_timeout, kernel_name, kwargs)
 
 
 if os.name == "posix":

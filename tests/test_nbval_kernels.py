@@ -42,16 +42,44 @@ def test_kernels_listen_on_socket_files_not_ports(lesson_conftest):
         km.shutdown_kernel(now=True)
 
 
-def test_a_kernel_that_dies_while_starting_shows_its_stderr(lesson_conftest, tmp_path, monkeypatch):
-    spec_dir = tmp_path / "kernels" / "dying"
+def _kernel_spec(tmp_path, monkeypatch, code: str) -> str:
+    """A kernel spec named "flaky" that runs `code` with the connection file as argv[1]."""
+    spec_dir = tmp_path / "kernels" / "flaky"
     spec_dir.mkdir(parents=True)
-    code = "import sys; sys.stderr.write('boom: the kernel could not start'); sys.exit(3)"
     kernel = {
         "argv": [sys.executable, "-c", code, "{connection_file}"],
-        "display_name": "dying",
+        "display_name": "flaky",
         "language": "python",
     }
     (spec_dir / "kernel.json").write_text(json.dumps(kernel))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    with pytest.raises(RuntimeError, match=r"(?s)Kernel died.*stderr.*boom: the kernel could not start"):
-        nbval.kernel.start_new_kernel(startup_timeout=20, kernel_name="dying")
+    return "flaky"
+
+
+def test_a_kernel_that_always_dies_while_starting_shows_its_stderr(lesson_conftest, tmp_path, monkeypatch):
+    name = _kernel_spec(tmp_path, monkeypatch, "import sys; sys.stderr.write('boom: no kernel'); sys.exit(3)")
+    with (
+        pytest.warns(RuntimeWarning, match=r"(?s)Kernel died.*stderr.*boom: no kernel.*Starting it again"),
+        pytest.raises(RuntimeError, match=r"(?s)Kernel died.*stderr.*boom: no kernel") as failure,
+    ):
+        nbval.kernel.start_new_kernel(startup_timeout=20, kernel_name=name)
+    assert isinstance(failure.value, lesson_conftest.KernelStartError)
+
+
+def test_a_kernel_that_dies_once_is_started_again(lesson_conftest, tmp_path, monkeypatch):
+    marker = tmp_path / "died-once"
+    code = (
+        "import os, sys\n"
+        f"if not os.path.exists({str(marker)!r}):\n"
+        f"    open({str(marker)!r}, 'w').close(); sys.stderr.write('boom: first start'); sys.exit(3)\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f', sys.argv[1]])\n"
+    )
+    name = _kernel_spec(tmp_path, monkeypatch, code)
+    with pytest.warns(RuntimeWarning, match="boom: first start"):
+        km, kc = nbval.kernel.start_new_kernel(startup_timeout=30, kernel_name=name)
+    try:
+        assert km.is_alive()
+        assert kc.execute_interactive("x = 1", timeout=30)["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
