@@ -34,7 +34,14 @@ INSTALL_CHROMIUM = (
     "or point TNN_CHROMIUM at another Chromium binary."
 )
 # Besides the pages of the table of contents, what a build depends on.
-BUILD_INPUTS = ("_config.yml", "_toc.yml", "book/**/*.bib", "book/_ext/*.py", "package-lock.json")
+BUILD_INPUTS = (
+    "_config.yml",
+    "_toc.yml",
+    "book/**/*.bib",
+    "book/*.svg",
+    "book/_ext/*.py",
+    "package-lock.json",
+)
 
 
 # --------------------------------------------------------------------------- the table of contents

@@ -306,6 +306,16 @@ def test_every_toc_page_was_built() -> None:
     assert not missing, f"pages in _toc.yml missing from {HTML}: {missing}"
 
 
+def test_every_toc_page_names_the_course_icon() -> None:
+    """Each page links book/favicon.svg; without a link, browsers ask for /favicon.ico (a 404)."""
+    wrong = []
+    for p in PAGES:
+        icon = re.search(r'<link rel="icon" href="([^"]+)"', (HTML / p.path).read_text(encoding="utf-8"))
+        if not icon or not ((HTML / p.path).parent / icon.group(1)).resolve().is_file():
+            wrong.append(f"{p.path}: {icon.group(1) if icon else 'no icon link'}")
+    assert not wrong, f"pages without the course icon: {wrong}"
+
+
 def test_some_lesson_has_exercise_dropdowns() -> None:
     if not LESSONS:
         pytest.skip("no lesson in _toc.yml yet")
