@@ -1,18 +1,18 @@
 """``make lab`` as a reader uses it: JupyterLab serves a lesson, and its kernel runs it.
 
 The test starts ``make lab`` on a free port of 127.0.0.1 (with a token, no browser, and
-its own Jupyter settings and runtime folders), over a temporary copy of one lesson so
-that JupyterLab's autosave never touches the repository. In headless Chromium it opens
-the notebook, checks that it renders, runs the Colab install cell and the setup cell,
-and then asks the kernel which Python it is and where ``utils`` comes from.
+its own Jupyter settings and runtime folders), over a temporary copy of one lesson with
+its outputs cleared, so that JupyterLab's autosave never touches the repository and an
+execution count shows that a cell really ran. In headless Chromium it opens the
+notebook, checks that it renders, waits for the kernel, runs the Colab install cell and
+the setup cell, and then asks the kernel which Python it is and where ``utils`` comes from.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from booksite import ROOT, SCREENSHOTS, PageLog, open_context, watch
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +39,13 @@ def _free_port() -> int:
 def lab(tmp_path_factory):
     """``make lab`` serving a copy of one lesson; yields (base URL, token)."""
     tmp = tmp_path_factory.mktemp("lab")
-    shutil.copy(LESSON, tmp / LESSON.name)
+    # The copy has no outputs or execution counts, as after "Clear All Outputs": the
+    # prompts then show [ ], and a count appears only when the cell has really run.
+    notebook = json.loads(LESSON.read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    (tmp / LESSON.name).write_text(json.dumps(notebook, indent=1))
     port, token = _free_port(), secrets.token_hex(16)
     env = os.environ | {
         "JUPYTER_CONFIG_DIR": str(tmp / "config"),
@@ -98,24 +103,21 @@ def test_make_lab_serves_a_lesson_whose_kernel_runs_it(browser, lab) -> None:
         title = notebook.locator(".jp-MarkdownCell h1").first
         title.wait_for(timeout=60_000)
         assert title.inner_text().startswith("Neurons and layers"), "the lesson's title is not rendered"
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+        # The status bar's kernel item reads "Initializing", "Connecting", "Unknown", then
+        # "Idle" once the kernel has answered. (The toolbar's execution indicator says idle
+        # before the kernel has even started; Shift+Enter pressed then is dropped: no
+        # execute request is sent.)
+        kernel = page.locator(".jp-StatusBar-TextItem[title^='Change kernel']")
+        kernel.filter(has_text="| Idle").wait_for(timeout=120_000)
 
         # Run the Colab install cell and the setup cell, as a reader does: click into each
-        # cell and press Shift+Enter. A key pressed while a busy page is still settling can
-        # be lost, so a cell whose prompt shows no execution count after 20 s is run again;
-        # the prompt then shows a later count, which is why any count is accepted.
+        # cell and press Shift+Enter; its prompt must show the kernel's count, [1] then [2].
         code = notebook.locator(".jp-CodeCell")
         for index in (0, 1):
-            prompt = code.nth(index).locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]"))
-            for attempt in range(3):
-                code.nth(index).locator(".jp-InputArea-editor").click()
-                page.keyboard.press("Shift+Enter")
-                try:
-                    prompt.wait_for(timeout=20_000 if attempt < 2 else 120_000)
-                    break
-                except PlaywrightTimeout:
-                    if attempt == 2:
-                        raise
+            code.nth(index).locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            prompt = code.nth(index).locator(".jp-InputPrompt")
+            prompt.filter(has_text=f"[{index + 1}]").wait_for(timeout=120_000)
         errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, f"the first cells wrote errors: {errors.all_inner_texts()}"
 
@@ -128,6 +130,7 @@ def test_make_lab_serves_a_lesson_whose_kernel_runs_it(browser, lab) -> None:
         probe = notebook.locator(".jp-CodeCell").filter(has_text="print(sys.executable)")
         output = probe.locator(".jp-OutputArea-output").first
         output.wait_for(timeout=60_000)
+        assert probe.locator(".jp-InputPrompt").inner_text() == "[3]:", "the probe was not the third run"
         executable, utils_file = output.inner_text().split()[:2]
         assert Path(executable).resolve() == VENV_PYTHON.resolve(), f"the kernel runs {executable}"
         assert Path(utils_file).resolve() == (ROOT / "utils" / "__init__.py").resolve(), utils_file
