@@ -20,7 +20,14 @@ from pathlib import Path
 import nbval.kernel
 from jupyter_client.manager import KernelManager
 
-_RUN_DIR = Path(tempfile.mkdtemp(prefix="tnn-kernels-"))
+# A socket's path must stay under about 100 characters: a long $TMPDIR falls back to /tmp.
+_TMP = tempfile.gettempdir()
+_RUN_DIR = Path(
+    tempfile.mkdtemp(
+        prefix="tnn-kernels-",
+        dir="/tmp" if len(_TMP) > 60 and os.path.isdir("/tmp") else _TMP,
+    )
+)
 _start_new_kernel = nbval.kernel.start_new_kernel
 STDERR_TAIL = 3000  # characters of a dead kernel's stderr shown in the error
 
@@ -29,7 +36,6 @@ class SocketKernelManager(KernelManager):
     """A KernelManager whose kernel listens on socket files in `_RUN_DIR`."""
 
     def __init__(self, **kwargs):
-        # A short path: socket paths are limited to about 100 characters.
         prefix = str(_RUN_DIR / uuid.uuid4().hex[:12])
         super().__init__(transport="ipc", ip=prefix, **kwargs)
 
