@@ -101,12 +101,15 @@ browser-suite: $(STAMP)
 
 # JupyterLab from .venv on the lessons, listening on 127.0.0.1 only. JUPYTER_PATH puts the
 # .venv's kernel first (a user-wide "python3" kernel would otherwise win); nothing is fetched
-# from the internet (no news, no update check, no extension catalogue). LAB_DIR is the folder
-# it serves; LAB_ARGS adds options. As root (a container), JupyterLab needs --allow-root.
+# from the internet (no news, no update check, no extension catalogue), and
+# tools/jupyter/labconfig turns off the prompt that asks to fetch Jupyter news. LAB_DIR is the
+# folder it serves; LAB_ARGS adds options. As root (a container), JupyterLab needs --allow-root.
 LAB_DIR ?= lessons
 LAB_ARGS ?=
 lab: $(STAMP)
-	JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 \
+	JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter \
+	JUPYTER_CONFIG_PATH=$(CURDIR)/tools/jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH} \
+	  $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 \
 	  --ServerApp.root_dir=$(LAB_DIR) --LabApp.news_url=None --LabApp.extension_manager=readonly \
 	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)

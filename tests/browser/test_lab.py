@@ -27,6 +27,7 @@ pytestmark = pytest.mark.browser
 
 LESSON = ROOT / "lessons" / "01_weights" / "01_neurons_and_layers.ipynb"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+ANNOUNCEMENTS = "@jupyterlab/apputils-extension:announcements"
 
 
 def _free_port() -> int:
@@ -131,6 +132,11 @@ def test_make_lab_serves_a_lesson_whose_kernel_runs_it(browser, lab) -> None:
         output = probe.locator(".jp-OutputArea-output").first
         output.wait_for(timeout=60_000)
         assert probe.locator(".jp-InputPrompt").inner_text() == "[3]:", "the probe was not the third run"
+
+        # No prompt to fetch Jupyter news (tools/jupyter/labconfig disables it: offline course).
+        config = json.loads(page.locator("#jupyter-config-data").text_content())
+        assert ANNOUNCEMENTS in config["disabledExtensions"], config["disabledExtensions"]
+        assert page.get_by_text("Jupyter news").count() == 0, "the Jupyter news prompt is shown"
         executable, utils_file = output.inner_text().split()[:2]
         assert Path(executable).resolve() == VENV_PYTHON.resolve(), f"the kernel runs {executable}"
         assert Path(utils_file).resolve() == (ROOT / "utils" / "__init__.py").resolve(), utils_file
