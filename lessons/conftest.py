@@ -3,8 +3,8 @@
 1. Kernels talk over Unix sockets (POSIX), not TCP ports. With TCP, jupyter_client
    picks free ports and closes them before the kernel binds them; when two pytest-xdist
    workers start kernels at once, another socket can take a port in between, and the
-   new kernel dies with "Kernel died before replying to kernel_info" (this failed one
-   CI run). A socket file in a private directory cannot be taken that way.
+   new kernel dies with "Kernel died before replying to kernel_info" (the likely cause
+   of one failed CI run). A socket file in a private directory cannot be taken that way.
 2. nbval discards a kernel's own stderr; here it goes to a log file. A kernel that dies
    while starting, before it has run any of the lesson, is started once more, with a
    warning that shows its stderr; a second death raises an error that ends with it.
